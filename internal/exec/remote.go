@@ -1,0 +1,158 @@
+package exec
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/runtime/serializer"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/remotecommand"
+	// Not k8s.io/apimachinery/pkg/util/httpstream: client-go v0.36's WebSocket round tripper returns
+	// k8s.io/streaming's UpgradeFailureError, a different type, so apimachinery's deprecated
+	// IsUpgradeFailure never matches it and the SPDY fallback would never happen.
+	"k8s.io/streaming/pkg/httpstream"
+)
+
+// errTimedOut is the cause of the per-request context when Request.Timeout passes.
+var errTimedOut = errors.New("exec timeout")
+
+// RemoteExecutor runs commands through the pods/exec subresource with client-go's remotecommand:
+// WebSocket (protocol v5.channel.k8s.io) first, SPDY when the server refuses the WebSocket upgrade
+// (API servers before 1.30, or proxies that do not pass WebSockets). Safe for concurrent use.
+//
+// Every Exec opens its own streaming connection (upgraded connections are never pooled) with
+// executors built for that call: client-go's executors keep per-stream state and must not be
+// shared between concurrent streams. The rest.Config and the REST client that builds URLs are shared.
+type RemoteExecutor struct {
+	config     *rest.Config
+	pods       rest.Interface // core/v1 REST client; only builds pods/exec URLs
+	paramCodec runtime.ParameterCodec
+}
+
+var _ Executor = (*RemoteExecutor)(nil)
+
+// NewRemoteExecutor returns a RemoteExecutor that talks to the API server of cfg with its credentials.
+// cfg is copied; later changes to it have no effect.
+func NewRemoteExecutor(cfg *rest.Config) (*RemoteExecutor, error) {
+	if cfg == nil {
+		return nil, errors.New("exec: nil rest.Config")
+	}
+	scheme := runtime.NewScheme()
+	if err := corev1.AddToScheme(scheme); err != nil {
+		return nil, fmt.Errorf("exec: register core/v1: %w", err)
+	}
+	config := rest.CopyConfig(cfg)
+	config.APIPath = "/api"
+	config.GroupVersion = &corev1.SchemeGroupVersion
+	config.NegotiatedSerializer = serializer.NewCodecFactory(scheme).WithoutConversion()
+	if config.UserAgent == "" {
+		config.UserAgent = rest.DefaultKubernetesUserAgent()
+	}
+	pods, err := rest.RESTClientFor(config)
+	if err != nil {
+		return nil, fmt.Errorf("exec: core/v1 REST client: %w", err)
+	}
+	return &RemoteExecutor{config: config, pods: pods, paramCodec: runtime.NewParameterCodec(scheme)}, nil
+}
+
+// Exec runs req.Command in the container and waits for it, at most req.Timeout and no longer than
+// ctx allows.
+//
+// When Exec returns, the connection is closed and every client-go goroutine of the call has been
+// told to stop; they end moments later, except the WebSocket heartbeat, which notices the closed
+// connection at its next tick (client-go pings every 5s), so it can outlive Exec by up to that long.
+func (e *RemoteExecutor) Exec(ctx context.Context, req Request) Result {
+	start := time.Now()
+	res := e.exec(ctx, req)
+	res.Duration = time.Since(start)
+	return res
+}
+
+func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
+	if err := req.validate(); err != nil {
+		return ErrorResult(err)
+	}
+	executor, err := e.executorFor(req)
+	if err != nil {
+		return ErrorResult(e.wrap(req, err))
+	}
+
+	var stdout, stderr io.Writer = io.Discard, io.Discard
+	var stdoutTail, stderrTail *tailWriter
+	if req.RecordOutput {
+		stdoutTail, stderrTail = newTailWriter(), newTailWriter()
+		stdout, stderr = stdoutTail, stderrTail
+	}
+
+	execCtx, cancel := context.WithTimeoutCause(ctx, req.Timeout, errTimedOut)
+	defer cancel()
+	// Stdout and Stderr must both be set: the URL asks for both streams, and a server waits for every
+	// stream it was promised before it starts the command.
+	err = executor.StreamWithContext(execCtx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+
+	res := e.classify(ctx, execCtx, req, err)
+	if req.RecordOutput {
+		res.Stdout, res.Stderr = stdoutTail.String(), stderrTail.String()
+	}
+	return res
+}
+
+// classify turns StreamWithContext's error into a Result. An exit code wins over a timeout that
+// fired while it was being delivered; a timeout wins over the error the torn-down stream produced.
+func (e *RemoteExecutor) classify(ctx, execCtx context.Context, req Request, err error) Result {
+	if err == nil {
+		return Result{}
+	}
+	if code, ok := exitCode(err); ok {
+		return ExitResult(code)
+	}
+	if ctx.Err() == nil && errors.Is(context.Cause(execCtx), errTimedOut) {
+		return TimeoutResult(req.Timeout)
+	}
+	if ctx.Err() != nil {
+		// The caller gave up (shutdown, lost leadership): say so rather than the stream's error.
+		err = fmt.Errorf("%w (stream ended with: %v)", context.Cause(ctx), err)
+	}
+	return ErrorResult(e.wrap(req, err))
+}
+
+func (e *RemoteExecutor) wrap(req Request, err error) error {
+	return fmt.Errorf("exec in %s/%s container %q: %w", req.Namespace, req.Pod, req.Container, err)
+}
+
+// executorFor builds the WebSocket-then-SPDY executor for one call, as kubectl exec does.
+func (e *RemoteExecutor) executorFor(req Request) (remotecommand.Executor, error) {
+	url := e.pods.Post().
+		Namespace(req.Namespace).
+		Resource("pods").
+		Name(req.Pod).
+		SubResource("exec").
+		VersionedParams(&corev1.PodExecOptions{
+			Container: req.Container,
+			Command:   req.Command,
+			Stdin:     false,
+			Stdout:    true,
+			Stderr:    true,
+			TTY:       false,
+		}, e.paramCodec).
+		URL()
+
+	// RFC 6455 requires GET for the WebSocket handshake; SPDY upgrades a POST.
+	ws, err := remotecommand.NewWebSocketExecutor(e.config, http.MethodGet, url.String())
+	if err != nil {
+		return nil, fmt.Errorf("websocket executor: %w", err)
+	}
+	spdy, err := remotecommand.NewSPDYExecutor(e.config, http.MethodPost, url)
+	if err != nil {
+		return nil, fmt.Errorf("spdy executor: %w", err)
+	}
+	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
+		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
+	})
+}
