@@ -490,12 +490,22 @@ type RestoreHookRunStatus struct {
 	// +optional
 	HooksPending int32 `json:"hooksPending,omitempty"`
 
-	// hooksOmitted counts Succeeded hooks whose records were folded into the counters to keep the
-	// status under 1 MiB. Records of hooks that did not succeed are never omitted.
+	// hooksOmitted counts finished hooks whose records were folded into the counters to keep the status
+	// under 1 MiB: Succeeded ones first; Failed and Skipped ones only as a last resort.
 	// +optional
 	HooksOmitted int32 `json:"hooksOmitted,omitempty"`
 
-	// foldedPods are the UIDs of pods whose hooks all succeeded and whose records were omitted, so a
+	// hooksOmittedFailed counts, among hooksOmitted, hooks that ended Failed. Failed records are only
+	// ever omitted when thousands of failures could not fit in the status otherwise; events and metrics
+	// still report each of them.
+	// +optional
+	HooksOmittedFailed int32 `json:"hooksOmittedFailed,omitempty"`
+
+	// hooksOmittedSkipped counts, among hooksOmitted, hooks that ended Skipped.
+	// +optional
+	HooksOmittedSkipped int32 `json:"hooksOmittedSkipped,omitempty"`
+
+	// foldedPods are the UIDs of pods whose hooks had all finished and whose records were omitted, so a
 	// restarted operator still knows they ran.
 	// +optional
 	FoldedPods []types.UID `json:"foldedPods,omitempty"`

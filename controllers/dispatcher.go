@@ -1,0 +1,194 @@
+/*
+Copyright 2026 The restore-hook-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"time"
+
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/utils/clock"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+
+	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/internal/exec"
+	"github.com/restorehooks/restore-hook-operator/internal/plan"
+)
+
+// dispatcher runs exec hooks off the reconcile workers. Each exec has one goroutine for as long as the
+// command runs (never for a wait: waits are deadlines the reconciler requeues for), at most capacity at
+// once across all runs. A finished exec is kept as an Attempt until a status write has persisted it, and
+// wakes its run's reconcile through the notify channel.
+type dispatcher struct {
+	exec     exec.Executor
+	clock    clock.PassiveClock
+	capacity int
+	notify   chan event.GenericEvent
+
+	mu       sync.Mutex
+	running  int
+	inflight map[types.UID]map[plan.RecordKey]context.CancelFunc
+	done     map[types.UID][]plan.Attempt
+	byName   map[types.NamespacedName]types.UID
+}
+
+func newDispatcher(e exec.Executor, c clock.PassiveClock, capacity int) *dispatcher {
+	return &dispatcher{
+		exec: e, clock: c, capacity: capacity,
+		notify:   make(chan event.GenericEvent, 1024),
+		inflight: map[types.UID]map[plan.RecordKey]context.CancelFunc{},
+		done:     map[types.UID][]plan.Attempt{},
+		byName:   map[types.NamespacedName]types.UID{},
+	}
+}
+
+// free returns how many execs may start now; -1 means no limit.
+func (d *dispatcher) free() int {
+	if d.capacity <= 0 {
+		return -1
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return max(d.capacity-d.running, 0)
+}
+
+// inFlight returns a predicate telling which of a run's hooks are executing in this process.
+func (d *dispatcher) inFlight(run types.UID) func(plan.RecordKey) bool {
+	d.mu.Lock()
+	keys := make(map[plan.RecordKey]bool, len(d.inflight[run]))
+	for k := range d.inflight[run] {
+		keys[k] = true
+	}
+	d.mu.Unlock()
+	return func(k plan.RecordKey) bool { return keys[k] }
+}
+
+// busy reports whether any exec of the run is in flight.
+func (d *dispatcher) busy(run types.UID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return len(d.inflight[run]) > 0
+}
+
+// attempts returns the run's finished attempts not yet acknowledged.
+func (d *dispatcher) attempts(run types.UID) []plan.Attempt {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]plan.Attempt(nil), d.done[run]...)
+}
+
+// ack forgets attempts that a status write has persisted.
+func (d *dispatcher) ack(run types.UID, persisted []plan.Attempt) {
+	if len(persisted) == 0 {
+		return
+	}
+	gone := make(map[plan.RecordKey]time.Time, len(persisted))
+	for _, a := range persisted {
+		gone[a.Key] = a.Finished
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	kept := d.done[run][:0]
+	for _, a := range d.done[run] {
+		if t, ok := gone[a.Key]; ok && t.Equal(a.Finished) {
+			continue
+		}
+		kept = append(kept, a)
+	}
+	if len(kept) == 0 {
+		delete(d.done, run)
+	} else {
+		d.done[run] = kept
+	}
+}
+
+// start executes a hook whose Running record is persisted.
+func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOutput bool) {
+	ctx, cancel := context.WithCancel(context.Background())
+	name := client.ObjectKeyFromObject(run)
+	d.mu.Lock()
+	if d.inflight[run.UID] == nil {
+		d.inflight[run.UID] = map[plan.RecordKey]context.CancelFunc{}
+	}
+	d.inflight[run.UID][s.Key] = cancel
+	d.byName[name] = run.UID
+	d.running++
+	d.mu.Unlock()
+
+	wake := &v1alpha1.RestoreHookRun{}
+	wake.Name, wake.Namespace, wake.UID = run.Name, run.Namespace, run.UID
+	go func() {
+		defer cancel()
+		began := d.clock.Now()
+		res := d.exec.Exec(ctx, exec.Request{
+			Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
+			Timeout: s.Hook.ExecTimeout, RecordOutput: recordOutput,
+		})
+		execDuration.Observe(res.Duration.Seconds())
+		a := attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
+		d.mu.Lock()
+		delete(d.inflight[run.UID], s.Key)
+		if len(d.inflight[run.UID]) == 0 {
+			delete(d.inflight, run.UID)
+		}
+		d.running--
+		if ctx.Err() == nil || !errors.Is(ctx.Err(), context.Canceled) {
+			d.done[run.UID] = append(d.done[run.UID], a)
+		}
+		d.mu.Unlock()
+		d.notify <- event.GenericEvent{Object: wake}
+	}()
+}
+
+// forget cancels a deleted run's execs and drops its state.
+func (d *dispatcher) forget(name types.NamespacedName) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	uid, ok := d.byName[name]
+	if !ok {
+		return
+	}
+	for _, cancel := range d.inflight[uid] {
+		cancel()
+	}
+	delete(d.done, uid)
+	delete(d.byName, name)
+}
+
+// attemptFrom turns an exec result into an attempt for the planner.
+func attemptFrom(key plan.RecordKey, began, ended time.Time, res exec.Result, timeout time.Duration) plan.Attempt {
+	a := plan.Attempt{Key: key, Started: began, Finished: ended, Reason: res.Reason(),
+		Stdout: res.Stdout, Stderr: res.Stderr}
+	if res.ExitCode >= 0 && !res.TimedOut {
+		code := int32(res.ExitCode)
+		a.ExitCode = &code
+	}
+	switch a.Reason {
+	case "":
+		a.Message = "command exited 0"
+	case v1alpha1.ReasonExecTimeout:
+		a.Message = "command did not finish within execTimeout " + timeout.String()
+	default:
+		if res.Err != nil {
+			a.Message = res.Err.Error()
+		}
+	}
+	return a
+}

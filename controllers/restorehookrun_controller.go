@@ -1,0 +1,524 @@
+/*
+Copyright 2026 The restore-hook-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package controllers holds the RestoreHookRun reconciler.
+//
+// # Design
+//
+// One reconcile pass of a run observes, decides and acts, in that order:
+//
+//  1. Observe: the run, its Velero Restore and the pods labelled velero.io/restore-name=<restore>, all
+//     from one shared cache. The cache holds only labelled pods (a label-filtered informer: one LIST and
+//     one WATCH for all pods of all restores, where Velero opens one watch per pod), indexed by restore
+//     name. Plus, from the dispatcher, which execs are in flight and which attempts finished.
+//  2. Decide: plan.Decide, a pure function, turns that into the new hook records and the hooks to start
+//     (SPEC §4: per-container Running/Ready gates, one hook at a time per pod, waits, Fail policy,
+//     retries); decidePhase and the status setters turn records into phase, counters and conditions.
+//  3. Act: one optimistic-concurrency status write (resourceVersion checked) that records every started
+//     hook as Running, then the execs are handed to the dispatcher. A hook is therefore persisted as
+//     Running before its command is sent, and a pass computed from a stale cache loses the write
+//     conflict instead of starting anything. Events and metrics follow the write.
+//
+// Nothing blocks a reconcile worker: a wait is a deadline the pass requeues for; an exec runs on a
+// dispatcher goroutine (bounded by --max-concurrent-execs) that records its attempt and wakes the run
+// through a channel source. Passes for one run coalesce in the workqueue, and status writes are spaced
+// at least minWriteInterval apart, so a burst of finished execs becomes one write.
+//
+// After a restart, records found Running with no exec in flight in this process are Interrupted: the
+// command may have run, so it is never sent again unless retries allow.
+package controllers
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	"github.com/vmware-tanzu/velero/pkg/label"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/sets"
+	"k8s.io/client-go/tools/events"
+	"k8s.io/utils/clock"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/builder"
+	"sigs.k8s.io/controller-runtime/pkg/cache"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
+	"sigs.k8s.io/controller-runtime/pkg/handler"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/predicate"
+	"sigs.k8s.io/controller-runtime/pkg/reconcile"
+	"sigs.k8s.io/controller-runtime/pkg/source"
+
+	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/internal/exec"
+	"github.com/restorehooks/restore-hook-operator/internal/hook"
+	"github.com/restorehooks/restore-hook-operator/internal/plan"
+)
+
+// Field indexes of the shared cache.
+const (
+	// podRestoreIndex indexes labelled pods by their velero.io/restore-name value.
+	podRestoreIndex = "restorehooks.io/restore-label"
+	// runRestoreLabelIndex indexes runs by the label value Velero gives their Restore's pods.
+	runRestoreLabelIndex = "restorehooks.io/restore-label"
+	// runRestoreIndex indexes runs by the namespace/name of their Restore.
+	runRestoreIndex = "restorehooks.io/restore"
+)
+
+// Options configure the reconciler.
+type Options struct {
+	// VeleroNamespace is where Restores live when a run's restoreRef has no namespace.
+	VeleroNamespace string
+	// AdminNamespaces may hold runs that reach pods in any namespace; other runs reach only their own.
+	AdminNamespaces []string
+	// MaxConcurrentExecs bounds execs in flight across all runs; 0 means no bound.
+	MaxConcurrentExecs int
+	// MaxConcurrentReconciles is the number of reconcile workers.
+	MaxConcurrentReconciles int
+	// MinWriteInterval spaces status writes of one run, so bursts of results coalesce.
+	MinWriteInterval time.Duration
+	// SkipNameValidation lets one process start the controller more than once (tests that restart the
+	// manager).
+	SkipNameValidation bool
+}
+
+// RestoreHookRunReconciler runs the hooks of RestoreHookRuns.
+type RestoreHookRunReconciler struct {
+	client.Client
+	Scheme   *runtime.Scheme
+	Recorder events.EventRecorder
+	Exec     exec.Executor
+	Clock    clock.Clock
+	Options  Options
+
+	dispatch *dispatcher
+	admin    sets.Set[string]
+	phases   runPhases
+
+	mu        sync.Mutex
+	lastWrite map[types.UID]time.Time
+	latest    map[types.UID]*v1alpha1.RestoreHookRun
+}
+
+// CacheOptions restricts the manager's pod cache to pods Velero labelled as restored, so the operator
+// never holds (or watches) the cluster's other pods.
+func CacheOptions() cache.Options {
+	sel := labels.NewSelector()
+	req, err := labels.NewRequirement(velerov1.RestoreNameLabel, "exists", nil)
+	if err != nil {
+		panic(err)
+	}
+	return cache.Options{ByObject: map[client.Object]cache.ByObject{
+		&corev1.Pod{}: {Label: sel.Add(*req)},
+	}}
+}
+
+// +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns,verbs=get;list;watch
+// +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=velero.io,resources=restores,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods/exec,verbs=create
+// +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
+
+// SetupWithManager registers the reconciler, its indexes and its watches.
+func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	if r.Clock == nil {
+		r.Clock = clock.RealClock{}
+	}
+	if r.Options.VeleroNamespace == "" {
+		r.Options.VeleroNamespace = "velero"
+	}
+	if r.Options.MaxConcurrentReconciles <= 0 {
+		r.Options.MaxConcurrentReconciles = 4
+	}
+	r.admin = sets.New(r.Options.AdminNamespaces...)
+	if len(r.Options.AdminNamespaces) == 0 {
+		r.admin.Insert(r.Options.VeleroNamespace)
+	}
+	r.dispatch = newDispatcher(r.Exec, r.Clock, r.Options.MaxConcurrentExecs)
+	r.lastWrite = map[types.UID]time.Time{}
+	r.latest = map[types.UID]*v1alpha1.RestoreHookRun{}
+
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &corev1.Pod{}, podRestoreIndex, func(o client.Object) []string {
+		if v := o.GetLabels()[velerov1.RestoreNameLabel]; v != "" {
+			return []string{v}
+		}
+		return nil
+	}); err != nil {
+		return fmt.Errorf("indexing pods by restore: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.RestoreHookRun{}, runRestoreLabelIndex, func(o client.Object) []string {
+		return []string{label.GetValidName(o.(*v1alpha1.RestoreHookRun).Spec.RestoreRef.Name)}
+	}); err != nil {
+		return fmt.Errorf("indexing runs by restore label: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.RestoreHookRun{}, runRestoreIndex, func(o client.Object) []string {
+		return []string{r.restoreKey(o.(*v1alpha1.RestoreHookRun)).String()}
+	}); err != nil {
+		return fmt.Errorf("indexing runs by restore: %w", err)
+	}
+
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.RestoreHookRun{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletedOrCreated()))).
+		Watches(&velerov1.Restore{}, handler.EnqueueRequestsFromMapFunc(r.runsForRestore)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.runsForPod)).
+		WatchesRawSource(source.Channel(r.dispatch.notify, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
+			SkipNameValidation: &r.Options.SkipNameValidation}).
+		Named("restorehookrun").
+		Complete(r)
+}
+
+// deletedOrCreated lets create and delete events of runs through; status-only updates are our own
+// writes and need no pass.
+func deletedOrCreated() predicate.Predicate {
+	return predicate.Funcs{
+		CreateFunc:  func(event.CreateEvent) bool { return true },
+		DeleteFunc:  func(event.DeleteEvent) bool { return true },
+		UpdateFunc:  func(event.UpdateEvent) bool { return false },
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
+}
+
+func (r *RestoreHookRunReconciler) restoreKey(run *v1alpha1.RestoreHookRun) types.NamespacedName {
+	ns := run.Spec.RestoreRef.Namespace
+	if ns == "" {
+		ns = r.Options.VeleroNamespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: run.Spec.RestoreRef.Name}
+}
+
+func (r *RestoreHookRunReconciler) runsForRestore(ctx context.Context, o client.Object) []reconcile.Request {
+	return r.runsMatching(ctx, client.MatchingFields{runRestoreIndex: client.ObjectKeyFromObject(o).String()})
+}
+
+func (r *RestoreHookRunReconciler) runsForPod(ctx context.Context, o client.Object) []reconcile.Request {
+	v := o.GetLabels()[velerov1.RestoreNameLabel]
+	if v == "" {
+		return nil
+	}
+	return r.runsMatching(ctx, client.MatchingFields{runRestoreLabelIndex: v})
+}
+
+func (r *RestoreHookRunReconciler) runsMatching(ctx context.Context, sel client.MatchingFields) []reconcile.Request {
+	var runs v1alpha1.RestoreHookRunList
+	if err := r.List(ctx, &runs, sel); err != nil {
+		logf.FromContext(ctx).Error(err, "Listing runs for a watch event")
+		return nil
+	}
+	reqs := make([]reconcile.Request, 0, len(runs.Items))
+	for i := range runs.Items {
+		reqs = append(reqs, reconcile.Request{NamespacedName: client.ObjectKeyFromObject(&runs.Items[i])})
+	}
+	return reqs
+}
+
+// mayTouch reports whether a run may act on pods in a namespace (SPEC §7).
+func (r *RestoreHookRunReconciler) mayTouch(run *v1alpha1.RestoreHookRun, namespace string) bool {
+	return namespace == run.Namespace || r.admin.Has(run.Namespace)
+}
+
+// Reconcile runs one pass for a run: observe, decide, write status, start execs.
+func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
+	log := logf.FromContext(ctx)
+	cached := &v1alpha1.RestoreHookRun{}
+	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.dispatch.forget(req.NamespacedName)
+			return ctrl.Result{}, nil
+		}
+		return ctrl.Result{}, fmt.Errorf("getting run %s: %w", req.NamespacedName, err)
+	}
+	run := r.freshest(cached)
+	if run.DeletionTimestamp != nil {
+		r.dispatch.forget(req.NamespacedName)
+		return ctrl.Result{}, nil
+	}
+	if run.Status.Phase.IsTerminal() && !r.dispatch.busy(run.UID) {
+		r.phases.set(run.UID, run.Status.Phase)
+		return ctrl.Result{}, nil
+	}
+	now := r.Clock.Now()
+
+	// Space status writes: a pass inside the interval waits for its end, so results coalesce.
+	r.mu.Lock()
+	last := r.lastWrite[run.UID]
+	r.mu.Unlock()
+	if wait := r.Options.MinWriteInterval - now.Sub(last); wait > 0 {
+		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+
+	restore := &velerov1.Restore{}
+	if err := r.Get(ctx, r.restoreKey(run), restore); err != nil {
+		if !apierrors.IsNotFound(err) {
+			return ctrl.Result{}, fmt.Errorf("getting restore %s: %w", r.restoreKey(run), err)
+		}
+		restore = nil
+	}
+
+	// Pods are found by the label Velero puts on them, which names the Restore; they outlive it.
+	var pods []*corev1.Pod
+	var list corev1.PodList
+	if err := r.List(ctx, &list, client.MatchingFields{podRestoreIndex: label.GetValidName(run.Spec.RestoreRef.Name)}); err != nil {
+		return ctrl.Result{}, fmt.Errorf("listing pods of restore %s: %w", run.Spec.RestoreRef.Name, err)
+	}
+	for i := range list.Items {
+		if r.mayTouch(run, list.Items[i].Namespace) {
+			pods = append(pods, &list.Items[i])
+		}
+	}
+
+	next := run.DeepCopy()
+	st := &next.Status
+	if st.StartTime == nil {
+		t := metav1.NewTime(now)
+		st.StartTime = &t
+	}
+	maxWait := hook.ResolveMaxWait(&run.Spec)
+	attempts := r.dispatch.attempts(run.UID)
+	out := plan.Output{Records: st.Hooks, AbortedBy: st.AbortedBy}
+	restoreGone := restore == nil && st.RestorePhase != ""
+	if restore != nil || restoreGone {
+		folded := make(map[types.UID]bool, len(st.FoldedPods))
+		for _, uid := range st.FoldedPods {
+			folded[uid] = true
+		}
+		capacity := r.dispatch.free()
+		if restoreGone {
+			capacity = 0 // the run is over: record what finishes, start nothing
+		}
+		out = plan.Decide(plan.Input{
+			Spec: &run.Spec, Records: st.Hooks, FoldedPods: folded, AbortedBy: st.AbortedBy,
+			RunStart: st.StartTime.Time, Pods: pods, InFlight: r.dispatch.inFlight(run.UID),
+			Attempts: attempts, Now: now, MaxWait: maxWait, Capacity: capacity,
+			RecordOutput: run.Spec.RecordOutput == nil || *run.Spec.RecordOutput,
+		})
+	}
+	st.Hooks, st.AbortedBy = out.Records, out.AbortedBy
+	if restore != nil {
+		st.RestorePhase = string(restore.Status.Phase)
+	}
+	st.PodsInScope = int32(len(pods))
+	// Counters come from every record the planner holds; the bound may then leave some out of the status.
+	c := countRecords(st.Hooks, omissionOf(st))
+	var o omission
+	st.Hooks, st.FoldedPods, o = boundRecords(st.Hooks, st.FoldedPods, omissionOf(st), statusBudget)
+	setOmission(st, o)
+
+	decision := decidePhase(phaseInput{
+		prev: run.Status.Phase, restore: restore, everSeen: run.Status.RestorePhase != "",
+		created: run.CreationTimestamp.Time, maxWait: maxWait, podsInScope: len(pods),
+		unfinished: int(c.pending), failed: int(c.failed + c.skipped), now: now,
+	})
+	if decision.phase == v1alpha1.RunPhaseFailed && restoreGone {
+		skipUnstarted(st.Hooks, now)
+		c = countRecords(st.Hooks, omissionOf(st))
+	}
+	st.Phase = decision.phase
+	if decision.phase.IsTerminal() && st.CompletionTime == nil {
+		t := metav1.NewTime(now)
+		st.CompletionTime = &t
+	}
+	setCounters(st, c)
+	setConditions(st, decision, c, run.Generation)
+	st.ObservedGeneration = run.Generation
+
+	if !equality.Semantic.DeepEqual(run.Status, next.Status) {
+		if err := r.Status().Update(ctx, next); err != nil {
+			if apierrors.IsConflict(err) {
+				// Our view was stale (usually: the cache had not caught up with our own last write).
+				// Nothing was started; decide again on fresh data.
+				r.forgetLatest(run.UID)
+				return ctrl.Result{Requeue: true}, nil
+			}
+			return ctrl.Result{}, fmt.Errorf("writing status of run %s: %w", req.NamespacedName, err)
+		}
+		r.remember(next, now)
+		r.dispatch.ack(run.UID, attempts)
+		r.afterWrite(ctx, run, next, out, decision)
+	} else {
+		r.dispatch.ack(run.UID, attempts)
+	}
+	r.phases.set(run.UID, st.Phase)
+	log.V(1).Info("Reconciled run", "phase", st.Phase, "started", len(out.Starts), "summary", st.Summary)
+
+	if st.Phase.IsTerminal() {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: requeueAfter(now, out.NextCheck, decision.recheck)}, nil
+}
+
+// afterWrite acts on a persisted pass: starts execs, emits events, counts metrics.
+func (r *RestoreHookRunReconciler) afterWrite(ctx context.Context, run, next *v1alpha1.RestoreHookRun, out plan.Output, d phaseDecision) {
+	recordOutput := run.Spec.RecordOutput == nil || *run.Spec.RecordOutput
+	for _, s := range out.Starts {
+		if rec := findRecord(next.Status.Hooks, s.Key); rec != nil && rec.Attempts == 1 {
+			if pod := r.podFor(ctx, s.Namespace, s.Pod); pod != nil {
+				waitDuration.Observe(r.Clock.Since(laterOf(pod.CreationTimestamp.Time, next.Status.StartTime.Time)).Seconds())
+			}
+		}
+		r.dispatch.start(next, s, recordOutput)
+	}
+	if r.Recorder == nil {
+		return
+	}
+	prev := run.Status.Phase
+	if (prev == "" || prev == v1alpha1.RunPhasePending) && next.Status.Phase == v1alpha1.RunPhaseRunning {
+		r.Recorder.Eventf(next, nil, corev1.EventTypeNormal, "RunStarted", "Start",
+			"Following Restore %s", r.restoreKey(next))
+	}
+	for _, t := range out.Transitions {
+		rec := t.Record
+		hooksTotal.WithLabelValues(string(rec.Type), string(rec.Source), string(rec.Phase)).Inc()
+		ns, name, _ := strings.Cut(rec.Pod, "/")
+		pod := r.podFor(ctx, ns, name)
+		switch rec.Phase {
+		case v1alpha1.HookPhaseSucceeded:
+			if pod != nil {
+				r.Recorder.Eventf(pod, next, corev1.EventTypeNormal, "RestoreHookSucceeded", "RunHook",
+					"%s hook %s succeeded in container %s", rec.Type, rec.Hook, rec.Container)
+			}
+		case v1alpha1.HookPhaseFailed:
+			note := plan.Truncate(fmt.Sprintf("%s hook %s in %s container %s failed (%s): %s",
+				rec.Type, rec.Hook, rec.Pod, rec.Container, rec.Reason, rec.Message), plan.MaxMessage)
+			r.Recorder.Eventf(next, pod, corev1.EventTypeWarning, "HookFailed", "RunHook", "%s", note)
+			if pod != nil {
+				r.Recorder.Eventf(pod, next, corev1.EventTypeWarning, "RestoreHookFailed", "RunHook", "%s", note)
+			}
+		}
+	}
+	if !prev.IsTerminal() && next.Status.Phase.IsTerminal() {
+		reason, typ := "RunCompleted", corev1.EventTypeNormal
+		switch next.Status.Phase {
+		case v1alpha1.RunPhasePartiallyFailed:
+			reason, typ = "RunPartiallyFailed", corev1.EventTypeWarning
+		case v1alpha1.RunPhaseFailed:
+			reason, typ = "RunFailed", corev1.EventTypeWarning
+		}
+		msg := d.message
+		if msg == "" {
+			msg = fmt.Sprintf("%s hooks succeeded, %d failed, %d skipped", next.Status.Summary,
+				next.Status.HooksFailed, next.Status.HooksSkipped)
+		}
+		r.Recorder.Eventf(next, nil, typ, reason, "Complete", "%s", plan.Truncate(msg, plan.MaxMessage))
+	}
+}
+
+func (r *RestoreHookRunReconciler) podFor(ctx context.Context, namespace, name string) *corev1.Pod {
+	pod := &corev1.Pod{}
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, pod); err != nil {
+		return nil
+	}
+	return pod
+}
+
+// freshest returns the newer of the cached run and the one this process last wrote: right after a
+// status write the cache may lag behind it, and deciding from the older copy would only lose a conflict.
+func (r *RestoreHookRunReconciler) freshest(cached *v1alpha1.RestoreHookRun) *v1alpha1.RestoreHookRun {
+	r.mu.Lock()
+	mine := r.latest[cached.UID]
+	r.mu.Unlock()
+	if mine == nil || mine.Generation != cached.Generation {
+		return cached
+	}
+	a, errA := strconv.ParseUint(cached.ResourceVersion, 10, 64)
+	b, errB := strconv.ParseUint(mine.ResourceVersion, 10, 64)
+	if errA == nil && errB == nil && b > a {
+		return mine.DeepCopy()
+	}
+	return cached
+}
+
+func (r *RestoreHookRunReconciler) remember(run *v1alpha1.RestoreHookRun, at time.Time) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.lastWrite[run.UID] = at
+	r.latest[run.UID] = run.DeepCopy()
+	if run.Status.Phase.IsTerminal() {
+		delete(r.latest, run.UID)
+	}
+}
+
+func (r *RestoreHookRunReconciler) forgetLatest(uid types.UID) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	delete(r.latest, uid)
+}
+
+// skipUnstarted ends the hooks that never started when the run itself failed (its Restore was deleted).
+func skipUnstarted(records []v1alpha1.HookRecord, now time.Time) {
+	t := metav1.NewTime(now)
+	for i := range records {
+		r := &records[i]
+		if r.Phase.IsFinished() || r.Phase == v1alpha1.HookPhaseRunning {
+			continue
+		}
+		r.Phase, r.Reason, r.CompletionTime = v1alpha1.HookPhaseSkipped, v1alpha1.ReasonRestoreDeleted, &t
+		r.Message = "not started: the Restore was deleted"
+		r.NextAttemptTime = nil
+	}
+}
+
+func findRecord(records []v1alpha1.HookRecord, key plan.RecordKey) *v1alpha1.HookRecord {
+	for i := range records {
+		if plan.KeyOf(&records[i]) == key {
+			return &records[i]
+		}
+	}
+	return nil
+}
+
+func maxWaitOf(spec *v1alpha1.RestoreHookRunSpec) time.Duration {
+	if spec.MaxWait != nil && spec.MaxWait.Duration > 0 {
+		return spec.MaxWait.Duration
+	}
+	return time.Hour
+}
+
+func laterOf(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// requeueAfter returns the delay to the earliest scheduled check, with a floor so a deadline just
+// passed is handled promptly, and a ceiling so a run is looked at at least every few minutes.
+func requeueAfter(now time.Time, checks ...time.Time) time.Duration {
+	const ceiling = 5 * time.Minute
+	d := ceiling
+	for _, t := range checks {
+		if t.IsZero() {
+			continue
+		}
+		d = min(d, max(t.Sub(now), 10*time.Millisecond))
+	}
+	return d
+}

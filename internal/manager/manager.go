@@ -1,0 +1,187 @@
+/*
+Copyright 2026 The restore-hook-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package manager wires the operator together: the controller-runtime manager, the reconciler, the
+// exec client and the webhook server. cmd/manager, the end-to-end tests, the benchmark and
+// `make run-local` all start the operator through Run, so they exercise the same code path.
+package manager
+
+import (
+	"context"
+	"crypto/tls"
+	"flag"
+	"fmt"
+	"path/filepath"
+	"strings"
+	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
+	"k8s.io/client-go/rest"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+
+	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/controllers"
+	"github.com/restorehooks/restore-hook-operator/internal/exec"
+)
+
+// Options are the manager's settings; BindFlags exposes them as command-line flags.
+type Options struct {
+	MetricsAddr          string
+	ProbeAddr            string
+	LeaderElect          bool
+	LeaderElectionID     string
+	SecureMetrics        bool
+	EnableHTTP2          bool
+	WebhookCertPath      string
+	WebhookCertName      string
+	WebhookCertKey       string
+	WebhookPort          int
+	WebhookHost          string
+	VeleroNamespace      string
+	AdminNamespaces      string
+	MaxConcurrentExecs   int
+	MaxConcurrentRuns    int
+	StatusWriteInterval  time.Duration
+	LeaderElectNamespace string
+
+	// Executor replaces the pods/exec client (tests); nil means the real one.
+	Executor exec.Executor
+	// SkipNameValidation lets one process start managers more than once (tests that restart it).
+	SkipNameValidation bool
+}
+
+// BindFlags registers the flags: kubebuilder v4's standard ones plus the operator's own.
+func (o *Options) BindFlags(fs *flag.FlagSet) {
+	fs.StringVar(&o.MetricsAddr, "metrics-bind-address", "0",
+		"The address the metrics endpoint binds to, e.g. :8443 (HTTPS) or :8080 (HTTP). 0 disables it.")
+	fs.StringVar(&o.ProbeAddr, "health-probe-bind-address", ":8081", "The address the probe endpoint binds to.")
+	fs.BoolVar(&o.LeaderElect, "leader-elect", false,
+		"Enable leader election, so only one manager replica runs hooks at a time.")
+	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "restorehooks.io", "The leader election lease name.")
+	fs.StringVar(&o.LeaderElectNamespace, "leader-election-namespace", "",
+		"The namespace of the leader election lease (default: the manager's own namespace).")
+	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authn/authz.")
+	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and webhook servers.")
+	fs.StringVar(&o.WebhookCertPath, "webhook-cert-path", "", "The directory holding the webhook certificate.")
+	fs.StringVar(&o.WebhookCertName, "webhook-cert-name", "tls.crt", "The webhook certificate file name.")
+	fs.StringVar(&o.WebhookCertKey, "webhook-cert-key", "tls.key", "The webhook key file name.")
+	fs.IntVar(&o.WebhookPort, "webhook-port", 9443, "The port the webhook server listens on.")
+	fs.StringVar(&o.VeleroNamespace, "velero-namespace", "velero",
+		"The namespace of Velero's Restores, for runs whose restoreRef has no namespace.")
+	fs.StringVar(&o.AdminNamespaces, "admin-namespaces", "",
+		"Comma-separated namespaces whose runs may reach pods in any namespace (default: the Velero namespace).")
+	fs.IntVar(&o.MaxConcurrentExecs, "max-concurrent-execs", 64,
+		"The most exec hooks in flight at once across all runs (0: no limit).")
+	fs.IntVar(&o.MaxConcurrentRuns, "max-concurrent-runs", 4, "Reconcile workers.")
+	fs.DurationVar(&o.StatusWriteInterval, "status-write-interval", 100*time.Millisecond,
+		"The least time between two status writes of one run, so bursts of results coalesce.")
+}
+
+// Scheme returns the types the manager works with.
+func Scheme() *runtime.Scheme {
+	s := runtime.NewScheme()
+	for _, add := range []func(*runtime.Scheme) error{clientgoscheme.AddToScheme, v1alpha1.AddToScheme, velerov1.AddToScheme} {
+		if err := add(s); err != nil {
+			panic(err)
+		}
+	}
+	return s
+}
+
+func (o *Options) adminNamespaces() []string {
+	var out []string
+	for _, ns := range strings.Split(o.AdminNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			out = append(out, ns)
+		}
+	}
+	if len(out) == 0 {
+		out = []string{o.VeleroNamespace}
+	}
+	return out
+}
+
+// Run starts the manager and blocks until ctx ends.
+func Run(ctx context.Context, cfg *rest.Config, o Options) error {
+	setupLog := ctrl.Log.WithName("setup")
+	var tlsOpts []func(*tls.Config)
+	if !o.EnableHTTP2 {
+		// HTTP/2 rapid-reset and stream-cancellation CVEs: serve HTTP/1.1 unless asked.
+		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
+	}
+	webhookOpts := webhook.Options{Port: o.WebhookPort, Host: o.WebhookHost, TLSOpts: tlsOpts}
+	if o.WebhookCertPath != "" {
+		webhookOpts.CertDir = o.WebhookCertPath
+		webhookOpts.CertName = o.WebhookCertName
+		webhookOpts.KeyName = o.WebhookCertKey
+	}
+	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                        Scheme(),
+		Cache:                         controllers.CacheOptions(),
+		Metrics:                       metricsOpts,
+		WebhookServer:                 webhook.NewServer(webhookOpts),
+		HealthProbeBindAddress:        o.ProbeAddr,
+		LeaderElection:                o.LeaderElect,
+		LeaderElectionID:              o.LeaderElectionID,
+		LeaderElectionNamespace:       o.LeaderElectNamespace,
+		LeaderElectionReleaseOnCancel: true,
+	})
+	if err != nil {
+		return fmt.Errorf("creating manager: %w", err)
+	}
+
+	executor := o.Executor
+	if executor == nil {
+		remote, err := exec.NewRemoteExecutor(mgr.GetConfig())
+		if err != nil {
+			return fmt.Errorf("creating the pods/exec client: %w", err)
+		}
+		executor = remote
+	}
+	rec := &controllers.RestoreHookRunReconciler{
+		Client:   mgr.GetClient(),
+		Scheme:   mgr.GetScheme(),
+		Recorder: mgr.GetEventRecorder("restore-hook-operator"),
+		Exec:     executor,
+		Options: controllers.Options{
+			VeleroNamespace:         o.VeleroNamespace,
+			AdminNamespaces:         o.adminNamespaces(),
+			MaxConcurrentExecs:      o.MaxConcurrentExecs,
+			MaxConcurrentReconciles: o.MaxConcurrentRuns,
+			MinWriteInterval:        o.StatusWriteInterval,
+			SkipNameValidation:      o.SkipNameValidation,
+		},
+	}
+	if err := rec.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the RestoreHookRun controller: %w", err)
+	}
+	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding health check: %w", err)
+	}
+	if err := mgr.AddReadyzCheck("readyz", healthz.Ping); err != nil {
+		return fmt.Errorf("adding ready check: %w", err)
+	}
+	setupLog.Info("Starting manager", "veleroNamespace", o.VeleroNamespace, "adminNamespaces", o.adminNamespaces(),
+		"certDir", filepath.Clean(o.WebhookCertPath))
+	return mgr.Start(ctx)
+}
