@@ -77,14 +77,13 @@ func callsIn(f *exec.Fake, namespace string) []string {
 	return out
 }
 
-// newRestore creates a Velero Restore in the Velero namespace with a unique name, in the given phase.
-func newRestore(phase velerov1.RestorePhase) *velerov1.Restore {
+// newRestore creates a Velero Restore in the Velero namespace with a unique name, InProgress as Velero
+// has it while it creates pods.
+func newRestore() *velerov1.Restore {
 	r := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "r-" + rand.String(6)},
 		Spec: velerov1.RestoreSpec{BackupName: "b1"}}
 	Expect(k8sClient.Create(ctx, r)).To(Succeed())
-	if phase != "" {
-		setRestorePhase(r, phase)
-	}
+	setRestorePhase(r, velerov1.RestorePhaseInProgress)
 	return r
 }
 

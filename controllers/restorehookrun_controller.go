@@ -356,7 +356,7 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 				// Our view was stale (usually: the cache had not caught up with our own last write).
 				// Nothing was started; decide again on fresh data.
 				r.forgetLatest(run.UID)
-				return ctrl.Result{Requeue: true}, nil
+				return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
 			}
 			return ctrl.Result{}, fmt.Errorf("writing status of run %s: %w", req.NamespacedName, err)
 		}
@@ -493,13 +493,6 @@ func findRecord(records []v1alpha1.HookRecord, key plan.RecordKey) *v1alpha1.Hoo
 		}
 	}
 	return nil
-}
-
-func maxWaitOf(spec *v1alpha1.RestoreHookRunSpec) time.Duration {
-	if spec.MaxWait != nil && spec.MaxWait.Duration > 0 {
-		return spec.MaxWait.Duration
-	}
-	return time.Hour
 }
 
 func laterOf(a, b time.Time) time.Time {

@@ -53,7 +53,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("runs an annotation hook, records its outcome and follows the Restore to Completed", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "app", restore, []string{"main"}, map[string]string{
 			hook.ExecCommandAnnotation: `["/bin/sh", "-c", "echo restored"]`,
 		})
@@ -102,7 +102,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("lets an annotation exec hook replace the spec exec hooks of its pod only (Velero's XOR)", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		annotated := newPod(ns, "annotated", restore, []string{"main"}, map[string]string{
 			hook.ExecCommandAnnotation: "/bin/annotated",
 		})
@@ -115,7 +115,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("runs one hook at a time per pod, serving containers in the order they come up", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"first", "second"}, nil)
 		run := newRun(ns, restore, nil, execSpec("h",
 			execHook("first", "a"), execHook("second", "b"), execHook("first", "c")))
@@ -133,7 +133,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("waits for Ready when a hook of the container sets waitForReady", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
 		h := execHook("main", "ready-only")
 		h.WaitForReady = ptr.To(true)
@@ -146,7 +146,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("onError Fail in one pod skips every unstarted hook of the run, in other pods too", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		a := newPod(ns, "a", restore, []string{"main"}, nil)
 		newPod(ns, "b", restore, []string{"main"}, nil) // never comes up
 		failing := execHook("main", "fails")
@@ -172,7 +172,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("onError Continue in one pod leaves the pod's other hooks and other pods alone", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		a := newPod(ns, "a", restore, []string{"main"}, nil)
 		b := newPod(ns, "b", restore, []string{"main"}, nil)
 		fake.SetResults(exec.Key(ns, "a", "main", "fails"), exec.ExitResult(1))
@@ -186,7 +186,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("fails a hook whose container is not up within waitTimeout, without executing it", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		newPod(ns, "stuck", restore, []string{"main"}, nil)
 		h := execHook("main", "never")
 		h.WaitTimeout = &metav1.Duration{Duration: 2 * time.Second}
@@ -197,7 +197,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("expires a hook that waits behind a long-running one in the same container", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
 		release := fake.Block(exec.Key(ns, "db", "main", "slow"))
 		defer release()
@@ -213,7 +213,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("fails a command that outlives execTimeout with ExecTimeout", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
 		release := fake.Block(exec.Key(ns, "db", "main", "hang"))
 		defer release()
@@ -225,7 +225,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("records ContainerNotFound for a hook naming a container the pod lacks, and native sidecars are valid", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "db",
 			Labels: map[string]string{velerov1.RestoreNameLabel: restore.Name}},
 			Spec: corev1.PodSpec{
@@ -249,7 +249,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("fails pending hooks with PodDeleted when the pod is deleted, and PodTerminated when it completes", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		gone := newPod(ns, "gone", restore, []string{"main"}, nil)
 		done := newPod(ns, "done", restore, []string{"main"}, nil)
 		run := newRun(ns, restore, nil, execSpec("h", execHook("main", "x")))
@@ -261,7 +261,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("retries a failing hook and counts attempts", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
 		fake.SetResults(exec.Key(ns, "db", "main", "flaky"), exec.ExitResult(1), exec.ErrorResult(errors.New("stream reset")), exec.Result{})
 		h := execHook("main", "flaky")
@@ -275,7 +275,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("after a restart never re-runs finished hooks and marks the in-flight one Interrupted", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
 		release := fake.Block(exec.Key(ns, "db", "main", "second"))
 		defer release()
@@ -324,7 +324,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("fails the run when the Restore is deleted mid-run, skipping hooks not started", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		newPod(ns, "db", restore, []string{"main"}, nil)
 		run := newRun(ns, restore, nil, execSpec("h", execHook("main", "x")))
 		Eventually(recordPhases(run)).Should(Equal([]string{"db/main:0=Waiting"}))
@@ -336,7 +336,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("runs pods in parallel up to maxConcurrentPods", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		var releases []func()
 		for _, name := range []string{"p1", "p2", "p3"} {
 			p := newPod(ns, name, restore, []string{"main"}, nil)
@@ -359,7 +359,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 	})
 
 	It("keeps no output when recordOutput is false", func() {
-		restore := newRestore(velerov1.RestorePhaseInProgress)
+		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
 		fake.SetResults(exec.Key(ns, "db", "main", "loud"), exec.Result{Stdout: "secret", Stderr: "noise"})
 		run := newRun(ns, restore, func(s *v1alpha1.RestoreHookRunSpec) { s.RecordOutput = ptr.To(false) },

@@ -567,7 +567,3 @@ type RestoreHookRunList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []RestoreHookRun `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&RestoreHookRun{}, &RestoreHookRunList{})
-}

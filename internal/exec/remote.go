@@ -13,6 +13,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+
 	// Not k8s.io/apimachinery/pkg/util/httpstream: client-go v0.36's WebSocket round tripper returns
 	// k8s.io/streaming's UpgradeFailureError, a different type, so apimachinery's deprecated
 	// IsUpgradeFailure never matches it and the SPDY fallback would never happen.
@@ -83,7 +84,9 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 		return ErrorResult(e.wrap(req, err))
 	}
 
-	var stdout, stderr io.Writer = io.Discard, io.Discard
+	// Discard unless output is recorded.
+	var stdout, stderr io.Writer
+	stdout, stderr = io.Discard, io.Discard
 	var stdoutTail, stderrTail *tailWriter
 	if req.RecordOutput {
 		stdoutTail, stderrTail = newTailWriter(), newTailWriter()

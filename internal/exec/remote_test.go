@@ -62,14 +62,18 @@ func (r *fakeRuntime) ExecInContainer(ctx context.Context, _, _, _ string, cmd [
 	}
 	switch arg(0) {
 	case "echo":
-		fmt.Fprint(stdout, arg(1))
-		fmt.Fprint(stderr, arg(2))
-		return nil
+		if _, err := io.WriteString(stdout, arg(1)); err != nil {
+			return err
+		}
+		_, err := io.WriteString(stderr, arg(2))
+		return err
 	case "argv":
 		return json.NewEncoder(stdout).Encode(cmd)
 	case "exit":
 		code, _ := strconv.Atoi(arg(1))
-		fmt.Fprintf(stderr, "failing with %d", code)
+		if _, err := fmt.Fprintf(stderr, "failing with %d", code); err != nil {
+			return err
+		}
 		return utilsexec.CodeExitError{Err: fmt.Errorf("exit %d", code), Code: code}
 	case "kwok-exit":
 		return fmt.Errorf("exit status %s", arg(1))
@@ -80,7 +84,9 @@ func (r *fakeRuntime) ExecInContainer(ctx context.Context, _, _, _ string, cmd [
 		_, err := io.WriteString(stdout, spew(n))
 		return err
 	case "sleep":
-		fmt.Fprint(stdout, "started\n")
+		if _, err := io.WriteString(stdout, "started\n"); err != nil {
+			return err
+		}
 		select {
 		case <-r.release:
 		case <-ctx.Done():

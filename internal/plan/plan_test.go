@@ -17,6 +17,7 @@ limitations under the License.
 package plan
 
 import (
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -91,7 +92,7 @@ func started(out Output) []string {
 	return s
 }
 
-func itoa(i int32) string { return string(rune('0' + i)) }
+func itoa(i int32) string { return strconv.Itoa(int(i)) }
 
 // phases lists "pod/container:index=Phase(Reason)" for every record.
 func phases(records []v1alpha1.HookRecord) []string {

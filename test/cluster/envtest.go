@@ -60,7 +60,7 @@ func VeleroRestoreCRD() (string, error) {
 		// Listed in go.mod but not downloaded yet.
 		dl := exec.Command("go", "mod", "download", "-json", VeleroModule)
 		dl.Dir = RepoRoot()
-		if out, err = dl.Output(); err != nil {
+		if _, err := dl.Output(); err != nil {
 			return "", fmt.Errorf("downloading the %s module: %w", VeleroModule, err)
 		}
 		return VeleroRestoreCRD()
