@@ -55,7 +55,7 @@ func startOperator(fake *exec.Fake) *operator {
 		op.done <- manager.Run(octx, cfg, manager.Options{
 			MetricsAddr: "0", ProbeAddr: "0", VeleroNamespace: veleroNS, MaxConcurrentExecs: 16,
 			MaxConcurrentRuns: 2, StatusWriteInterval: 10 * time.Millisecond, Executor: fake,
-			SkipNameValidation: true,
+			SkipNameValidation: true, DisableWebhooks: true, // this suite installs no webhook configurations
 		})
 	}()
 	return op

@@ -77,6 +77,7 @@ import (
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
 	"github.com/restorehooks/restore-hook-operator/internal/plan"
+	"github.com/restorehooks/restore-hook-operator/internal/webhook"
 )
 
 // Field indexes of the shared cache.
@@ -116,7 +117,7 @@ type RestoreHookRunReconciler struct {
 	Options  Options
 
 	dispatch *dispatcher
-	admin    sets.Set[string]
+	scope    webhook.Scope
 	phases   runPhases
 
 	mu        sync.Mutex
@@ -138,7 +139,7 @@ func CacheOptions() cache.Options {
 }
 
 // +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns,verbs=get;list;watch
-// +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns/status,verbs=update;patch
 // +kubebuilder:rbac:groups=velero.io,resources=restores,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
 // +kubebuilder:rbac:groups="",resources=pods/exec,verbs=create
@@ -155,9 +156,9 @@ func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Options.MaxConcurrentReconciles <= 0 {
 		r.Options.MaxConcurrentReconciles = 4
 	}
-	r.admin = sets.New(r.Options.AdminNamespaces...)
+	r.scope = webhook.Scope{AdminNamespaces: sets.New(r.Options.AdminNamespaces...)}
 	if len(r.Options.AdminNamespaces) == 0 {
-		r.admin.Insert(r.Options.VeleroNamespace)
+		r.scope.AdminNamespaces.Insert(r.Options.VeleroNamespace)
 	}
 	r.dispatch = newDispatcher(r.Exec, r.Clock, r.Options.MaxConcurrentExecs)
 	r.lastWrite = map[types.UID]time.Time{}
@@ -240,9 +241,21 @@ func (r *RestoreHookRunReconciler) runsMatching(ctx context.Context, sel client.
 	return reqs
 }
 
-// mayTouch reports whether a run may act on pods in a namespace (SPEC §7).
-func (r *RestoreHookRunReconciler) mayTouch(run *v1alpha1.RestoreHookRun, namespace string) bool {
-	return namespace == run.Namespace || r.admin.Has(run.Namespace)
+// explicitlyTargets reports whether a run's hook specs name a namespace outright (not through "*" or an
+// empty list): a pod there that the run may not touch gets Forbidden records rather than being ignored.
+func explicitlyTargets(spec *v1alpha1.RestoreHookRunSpec, namespace string) bool {
+	for _, rs := range spec.Hooks.Resources {
+		var explicit []string
+		for _, p := range rs.IncludedNamespaces {
+			if p != "*" {
+				explicit = append(explicit, p)
+			}
+		}
+		if len(explicit) > 0 && hook.NamespaceMatches(namespace, explicit, rs.ExcludedNamespaces) {
+			return true
+		}
+	}
+	return false
 }
 
 // Reconcile runs one pass for a run: observe, decide, write status, start execs.
@@ -284,14 +297,18 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	}
 
 	// Pods are found by the label Velero puts on them, which names the Restore; they outlive it.
-	var pods []*corev1.Pod
+	var pods, forbidden []*corev1.Pod
 	var list corev1.PodList
 	if err := r.List(ctx, &list, client.MatchingFields{podRestoreIndex: label.GetValidName(run.Spec.RestoreRef.Name)}); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of restore %s: %w", run.Spec.RestoreRef.Name, err)
 	}
 	for i := range list.Items {
-		if r.mayTouch(run, list.Items[i].Namespace) {
-			pods = append(pods, &list.Items[i])
+		p := &list.Items[i]
+		switch {
+		case r.scope.MayTouch(run.Namespace, p.Namespace):
+			pods = append(pods, p)
+		case explicitlyTargets(&run.Spec, p.Namespace):
+			forbidden = append(forbidden, p)
 		}
 	}
 
@@ -316,7 +333,7 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		}
 		out = plan.Decide(plan.Input{
 			Spec: &run.Spec, Records: st.Hooks, FoldedPods: folded, AbortedBy: st.AbortedBy,
-			RunStart: st.StartTime.Time, Pods: pods, InFlight: r.dispatch.inFlight(run.UID),
+			RunStart: st.StartTime.Time, Pods: pods, Forbidden: forbidden, InFlight: r.dispatch.inFlight(run.UID),
 			Attempts: attempts, Now: now, MaxWait: maxWait, Capacity: capacity,
 			RecordOutput: run.Spec.RecordOutput == nil || *run.Spec.RecordOutput,
 		})

@@ -358,6 +358,22 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 		Eventually(recordPhases(run)).Should(Equal([]string{"p1/main:0=Succeeded", "p2/main:0=Succeeded", "p3/main:0=Succeeded"}))
 	})
 
+	It("never execs outside the run's namespace, even when admission let the run through (Forbidden)", func() {
+		// This suite installs no webhooks: the run below is what a cluster without the validating webhook
+		// would admit.
+		restore := newRestore()
+		other := newNamespace("elsewhere")
+		victim := newPod(other, "victim", restore, []string{"main"}, nil)
+		setRunning(victim, false, "main")
+		own := newPod(ns, "own", restore, []string{"main"}, nil)
+		setRunning(own, false, "main")
+		run := newRun(ns, restore, nil, v1alpha1.RestoreResourceHookSpec{Name: "h",
+			IncludedNamespaces: []string{ns, other},
+			PostHooks:          []v1alpha1.RestoreResourceHook{{Exec: execHook("main", "x")}}})
+		Eventually(recordPhases(run)).Should(ConsistOf("own/main:0=Succeeded", "victim/main:0=Failed(Forbidden)"))
+		Expect(callsIn(fake, other)).To(BeEmpty())
+	})
+
 	It("keeps no output when recordOutput is false", func() {
 		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)

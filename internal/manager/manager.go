@@ -30,16 +30,20 @@ import (
 
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/apimachinery/pkg/util/sets"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
+	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/controllers"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
+	opwebhook "github.com/restorehooks/restore-hook-operator/internal/webhook"
 )
 
 // Options are the manager's settings; BindFlags exposes them as command-line flags.
@@ -66,6 +70,8 @@ type Options struct {
 	Executor exec.Executor
 	// SkipNameValidation lets one process start managers more than once (tests that restart it).
 	SkipNameValidation bool
+	// DisableWebhooks runs the reconciler alone (no admission webhooks served).
+	DisableWebhooks bool
 }
 
 // BindFlags registers the flags: kubebuilder v4's standard ones plus the operator's own.
@@ -91,6 +97,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxConcurrentExecs, "max-concurrent-execs", 64,
 		"The most exec hooks in flight at once across all runs (0: no limit).")
 	fs.IntVar(&o.MaxConcurrentRuns, "max-concurrent-runs", 4, "Reconcile workers.")
+	fs.BoolVar(&o.DisableWebhooks, "disable-webhooks", false,
+		"Serve no admission webhooks (init-container hooks then cannot be injected).")
 	fs.DurationVar(&o.StatusWriteInterval, "status-write-interval", 100*time.Millisecond,
 		"The least time between two status writes of one run, so bursts of results coalesce.")
 }
@@ -134,6 +142,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		webhookOpts.KeyName = o.WebhookCertKey
 	}
 	metricsOpts := metricsserver.Options{BindAddress: o.MetricsAddr, SecureServing: o.SecureMetrics, TLSOpts: tlsOpts}
+	if o.SecureMetrics {
+		// Only callers allowed to GET /metrics (TokenReview + SubjectAccessReview) may read them.
+		metricsOpts.FilterProvider = filters.WithAuthenticationAndAuthorization
+	}
 
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme(),
@@ -174,6 +186,15 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	}
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RestoreHookRun controller: %w", err)
+	}
+	if !o.DisableWebhooks {
+		scope := opwebhook.Scope{AdminNamespaces: sets.New(o.adminNamespaces()...)}
+		if err := (&opwebhook.RunValidator{Client: mgr.GetClient(), Scope: scope}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the RestoreHookRun validating webhook: %w", err)
+		}
+		mgr.GetWebhookServer().Register(opwebhook.PodMutatorPath, &webhook.Admission{Handler: &opwebhook.PodMutator{
+			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), Scope: scope,
+		}})
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("adding health check: %w", err)
