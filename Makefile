@@ -101,6 +101,29 @@ install: manifests kustomize ## Install the CRDs into the cluster in KUBECONFIG.
 uninstall: manifests kustomize ## Remove the CRDs from the cluster in KUBECONFIG.
 	$(KUSTOMIZE) build config/crd | kubectl delete --ignore-not-found -f -
 
+# The image config/manager names by default; deploy and build-installer set IMG for the build, then put
+# this back, so a deploy leaves no change in the tree (make verify checks config/).
+MANAGER_IMG_DEFAULT ?= controller:latest
+# undeploy ignore-not-found=true tolerates objects that are already gone.
+ignore-not-found ?= false
+
+.PHONY: deploy
+deploy: manifests kustomize ## Deploy the operator (CRDs, RBAC, manager, webhooks) to the cluster in KUBECONFIG; needs cert-manager there. IMG=... names the image.
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	rc=0; $(KUSTOMIZE) build config/default | kubectl apply --server-side -f - || rc=$$?; \
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(MANAGER_IMG_DEFAULT); exit $$rc
+
+.PHONY: undeploy
+undeploy: kustomize ## Remove what deploy installed (CRDs included, so every RestoreHookRun too). ignore-not-found=true tolerates missing objects.
+	$(KUSTOMIZE) build config/default | kubectl delete --ignore-not-found=$(ignore-not-found) -f -
+
+.PHONY: build-installer
+build-installer: manifests generate kustomize ## Render everything deploy installs, with IMG, into dist/install.yaml.
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	rc=0; $(KUSTOMIZE) build config/default > dist/install.yaml || rc=$$?; \
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(MANAGER_IMG_DEFAULT); exit $$rc
+
 ##@ Tools
 
 .PHONY: envtest
