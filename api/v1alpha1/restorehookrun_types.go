@@ -472,23 +472,23 @@ type RestoreHookRunStatus struct {
 
 	// hooksAttempted counts hooks that applied to a pod in scope, init and exec (Velero's meaning).
 	// +optional
-	HooksAttempted int32 `json:"hooksAttempted,omitempty"`
+	HooksAttempted int32 `json:"hooksAttempted"`
 
 	// hooksFailed counts hooks that ended Failed (Velero's meaning).
 	// +optional
-	HooksFailed int32 `json:"hooksFailed,omitempty"`
+	HooksFailed int32 `json:"hooksFailed"`
 
 	// hooksSucceeded counts hooks that ended Succeeded.
 	// +optional
-	HooksSucceeded int32 `json:"hooksSucceeded,omitempty"`
+	HooksSucceeded int32 `json:"hooksSucceeded"`
 
 	// hooksSkipped counts hooks skipped by a Fail policy.
 	// +optional
-	HooksSkipped int32 `json:"hooksSkipped,omitempty"`
+	HooksSkipped int32 `json:"hooksSkipped"`
 
 	// hooksPending counts hooks not finished yet (Pending, Waiting or Running).
 	// +optional
-	HooksPending int32 `json:"hooksPending,omitempty"`
+	HooksPending int32 `json:"hooksPending"`
 
 	// hooksOmitted counts finished hooks whose records were folded into the counters to keep the status
 	// under 1 MiB: Succeeded ones first; Failed and Skipped ones only as a last resort.

@@ -86,6 +86,9 @@ type Input struct {
 	RunStart time.Time
 	// Pods are the pods in scope, in namespaces the run may touch.
 	Pods []*corev1.Pod
+	// Forbidden are pods the run's hook specs explicitly select in namespaces it may not touch: their
+	// hooks are recorded Failed with reason Forbidden and never run (defence in depth behind admission).
+	Forbidden []*corev1.Pod
 	// InFlight reports whether an exec for the key is running in this process right now.
 	InFlight func(RecordKey) bool
 	// Attempts are finished attempts not yet persisted.
@@ -124,19 +127,21 @@ type Output struct {
 
 // podState is what one pass knows about one pod.
 type podState struct {
-	pod   *corev1.Pod
-	hooks []hook.ExecHook
+	pod       *corev1.Pod
+	hooks     []hook.ExecHook
+	initHooks []hook.InitHook
 	// byKey maps a record key to the hook that declares it.
 	byKey map[RecordKey]*hook.ExecHook
 }
 
 // Decide runs one pass. It never mutates its input.
 func Decide(in Input) Output {
-	d := &decider{in: in, now: metav1.NewTime(in.Now), abortedBy: in.AbortedBy}
+	d := &decider{in: in, now: metav1.NewTime(in.Now), abortedBy: in.AbortedBy, forbidden: map[types.UID]bool{}}
 	d.index()
 	d.resolve()
 	d.applyAttempts()
 	d.settlePods()
+	d.trackInit()
 	d.abort()
 	d.chooseStarts()
 	return Output{
@@ -160,6 +165,7 @@ type decider struct {
 	transitions []Transition
 	next        time.Time
 	running     map[types.UID]bool
+	forbidden   map[types.UID]bool
 }
 
 func (d *decider) index() {
@@ -193,21 +199,29 @@ func (d *decider) resolve() {
 			if _, ok := d.pos[key]; ok {
 				continue
 			}
-			rec := v1alpha1.HookRecord{
-				Pod: pod.Namespace + "/" + pod.Name, PodUID: pod.UID, Container: h.Container,
-				Hook: h.Hook, ResourceIndex: h.ResourceIndex, Index: h.Index,
-				Source: h.Source, Type: v1alpha1.HookTypeExec, Phase: v1alpha1.HookPhasePending,
-			}
-			d.pos[key] = len(d.records)
-			d.records = append(d.records, rec)
+			d.addRecord(pod, key, v1alpha1.HookTypeExec)
 			if h.Problem != nil {
 				d.finish(d.rec(key), v1alpha1.HookPhaseFailed, h.Problem.Reason, h.Problem.Message)
 				d.failed(pod, h)
 			}
 		}
+		d.resolveInit(ps)
 		d.pods[pod.UID] = ps
 		d.order = append(d.order, pod.UID)
 	}
+	for _, pod := range d.in.Forbidden {
+		d.forbid(pod)
+	}
+}
+
+// addRecord appends a Pending record for a hook seen for the first time.
+func (d *decider) addRecord(pod *corev1.Pod, key RecordKey, typ v1alpha1.HookType) {
+	d.pos[key] = len(d.records)
+	d.records = append(d.records, v1alpha1.HookRecord{
+		Pod: pod.Namespace + "/" + pod.Name, PodUID: pod.UID, Container: key.Container,
+		Hook: key.Hook, ResourceIndex: key.ResourceIndex, Index: key.Index,
+		Source: key.Source, Type: typ, Phase: v1alpha1.HookPhasePending,
+	})
 }
 
 func (d *decider) rec(key RecordKey) *v1alpha1.HookRecord { return &d.records[d.pos[key]] }
@@ -362,13 +376,15 @@ func upWord(ready bool) string {
 	return "Running"
 }
 
-// waitStart is when a pod's waits begin: the later of the run's start and the pod's creation.
+// waitStart is when a pod's waits begin: the later of the run's start and the pod's creation. Both are
+// stored to the second, so the start is rounded up to the next second: a wait may end up to a second
+// late, never early.
 func (d *decider) waitStart(pod *corev1.Pod) time.Time {
-	created := pod.CreationTimestamp.Time
-	if created.After(d.in.RunStart) {
-		return created
+	start := pod.CreationTimestamp.Time
+	if d.in.RunStart.After(start) {
+		start = d.in.RunStart
 	}
-	return d.in.RunStart
+	return start.Truncate(time.Second).Add(time.Second)
 }
 
 // failed notes that a hook ended Failed; under onError Fail that aborts the run.
@@ -458,6 +474,7 @@ func (d *decider) nextHook(ps *podState) *hook.ExecHook {
 	order, byContainer := hook.GroupByContainer(ps.hooks)
 	type candidate struct {
 		h       *hook.ExecHook
+		began   bool
 		started time.Time
 	}
 	var cands []candidate
@@ -491,12 +508,28 @@ func (d *decider) nextHook(ps *podState) *hook.ExecHook {
 			d.schedule(r.NextAttemptTime.Time)
 			continue
 		}
-		cands = append(cands, candidate{h: first, started: containerStarted(ps.pod, c)})
+		// A container whose hooks have begun is served to the end before another (Velero runs all hooks
+		// of a container before the next); among fresh ones, the first to come up goes first.
+		began := false
+		for _, h := range byContainer[c] {
+			if r := d.rec(RecordKey{PodUID: ps.pod.UID, Key: h.Key}); r.Attempts > 0 {
+				began = true
+			}
+		}
+		cands = append(cands, candidate{h: first, began: began, started: containerStarted(ps.pod, c)})
 	}
 	if len(cands) == 0 {
 		return nil
 	}
-	slices.SortStableFunc(cands, func(a, b candidate) int { return a.started.Compare(b.started) })
+	slices.SortStableFunc(cands, func(a, b candidate) int {
+		if a.began != b.began {
+			if a.began {
+				return -1
+			}
+			return 1
+		}
+		return a.started.Compare(b.started)
+	})
 	return cands[0].h
 }
 

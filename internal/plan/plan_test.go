@@ -305,7 +305,7 @@ func TestWaitTimeout(t *testing.T) {
 		"container not up before the deadline: failed, not executed": {
 			spec:       specWith(withWait(execHook("db", "a"), time.Minute)),
 			pod:        testPod("p", []string{"db"}),
-			now:        time.Minute,
+			now:        time.Minute + time.Second, // stored starts are rounded up to the next second
 			inFlight:   -1,
 			wantPhases: []string{"p/db:0=Failed(WaitTimeout)"},
 		},
@@ -315,12 +315,12 @@ func TestWaitTimeout(t *testing.T) {
 			now:        30 * time.Second,
 			inFlight:   -1,
 			wantPhases: []string{"p/db:0=Waiting"},
-			wantNext:   time.Minute,
+			wantNext:   time.Minute + time.Second,
 		},
 		"no waitTimeout falls back to maxWait": {
 			spec:       specWith(execHook("db", "a")),
 			pod:        testPod("p", []string{"db"}),
-			now:        time.Hour,
+			now:        time.Hour + time.Second,
 			inFlight:   -1,
 			wantPhases: []string{"p/db:0=Failed(WaitTimeout)"},
 		},
@@ -354,6 +354,15 @@ func TestWaitTimeout(t *testing.T) {
 			}
 		})
 	}
+
+	t.Run("a wait never ends early: timestamps stored to the second are rounded up", func(t *testing.T) {
+		in := input(specWith(withWait(execHook("db", "a"), time.Minute)), testPod("p", []string{"db"}))
+		in.RunStart = t0.Add(900 * time.Millisecond) // stored as t0
+		in.Now = t0.Add(time.Minute + 950*time.Millisecond)
+		if diff := cmp.Diff([]string{"p/db:0=Waiting"}, phases(Decide(in).Records)); diff != "" {
+			t.Errorf("phases (-want +got):\n%s", diff)
+		}
+	})
 
 	t.Run("the wait counts from the run's start when the pod is older", func(t *testing.T) {
 		in := input(specWith(withWait(execHook("db", "a"), time.Minute)), testPod("p", []string{"db"}))
@@ -656,5 +665,34 @@ func TestTruncate(t *testing.T) {
 				t.Errorf("Truncate(%q, %d) = %q, want %q", tc.in, tc.n, got, tc.want)
 			}
 		})
+	}
+}
+
+func TestContainerStickiness(t *testing.T) {
+	// b came up (and its first hook ran) while a was not yet Ready; when a becomes Ready, b's remaining
+	// hooks still run first: a container's hooks complete before the next container's.
+	ready := func(h v1alpha1.RestoreResourceHook) v1alpha1.RestoreResourceHook {
+		h.Exec.WaitForReady = ptr.To(true)
+		return h
+	}
+	spec := specWith(ready(execHook("a", "a1")), ready(execHook("a", "a2")), execHook("b", "b1"), execHook("b", "b2"))
+	pod := testPod("p", []string{"a", "b"},
+		containerState{name: "a", running: true, started: t0},
+		containerState{name: "b", running: true, started: t0.Add(time.Second)})
+	in := input(spec, pod)
+	var order []string
+	for i := range 6 {
+		if i == 1 {
+			pod.Status.ContainerStatuses[0].Ready = true // a becomes Ready after b1 started
+		}
+		out, next := pass(in)
+		for _, s := range out.Starts {
+			order = append(order, s.Hook.Command[0])
+			next.Attempts = append(next.Attempts, Attempt{Key: s.Key, Finished: in.Now})
+		}
+		in = next
+	}
+	if diff := cmp.Diff([]string{"b1", "b2", "a1", "a2"}, order); diff != "" {
+		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }
