@@ -70,8 +70,14 @@ verify: manifests generate ## Fail if generated files or formatting are not up t
 
 .PHONY: test
 test: manifests generate vet envtest kwok ## Run every test: unit, fuzz seeds, envtest integration, kwok end-to-end.
-	go test ./... -count=1 -timeout $(TEST_TIMEOUT)
+	go test ./... -run '^$$' >/dev/null # compile every test binary in parallel first
+	go test ./... -count=1 -p 1 -timeout $(TEST_TIMEOUT) # then one suite at a time: each starts its own control plane
 	go test ./internal/hook/ -run '^$$' -fuzz FuzzParseAnnotations -fuzztime $(FUZZ_TIME)
+	go run ./cmd/local --once
+
+.PHONY: run-local
+run-local: manifests envtest kwok ## The whole system on a local control plane with a demo (ARGS=--once exits after it).
+	go run ./cmd/local $(ARGS)
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no control plane.

@@ -88,7 +88,7 @@ func decidePhase(in phaseInput) phaseDecision {
 	phase := in.restore.Status.Phase
 	if restoreCanCreatePods(phase) || in.unfinished > 0 {
 		return phaseDecision{phase: v1alpha1.RunPhaseRunning, reason: v1alpha1.ConditionReasonInProgress,
-			message: fmt.Sprintf("%d hooks outstanding; Restore phase %q", in.unfinished, phase)}
+			message: fmt.Sprintf("%s outstanding; Restore phase %q", hooksN(in.unfinished), phase)}
 	}
 	if done := in.restore.Status.CompletionTimestamp; done != nil && in.now.Before(done.Add(restoreSettle)) {
 		return phaseDecision{phase: v1alpha1.RunPhaseRunning, reason: v1alpha1.ConditionReasonInProgress,
@@ -100,7 +100,7 @@ func decidePhase(in phaseInput) phaseDecision {
 	}
 	if in.failed > 0 {
 		return phaseDecision{phase: v1alpha1.RunPhasePartiallyFailed, reason: v1alpha1.ConditionReasonHooksFailed,
-			message: fmt.Sprintf("%d hooks failed or were skipped", in.failed)}
+			message: fmt.Sprintf("%s failed or skipped", hooksN(in.failed))}
 	}
 	return phaseDecision{phase: v1alpha1.RunPhaseCompleted, reason: v1alpha1.ConditionReasonNoFailures}
 }
@@ -177,7 +177,7 @@ func setConditions(st *v1alpha1.RestoreHookRunStatus, d phaseDecision, c counts,
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, d.reason, d.message
 	case c.failed+c.skipped > 0:
 		degraded.Status, degraded.Reason = metav1.ConditionTrue, v1alpha1.ConditionReasonHooksFailed
-		degraded.Message = fmt.Sprintf("%d hooks failed, %d skipped", c.failed, c.skipped)
+		degraded.Message = fmt.Sprintf("%s failed, %d skipped", hooksN(int(c.failed)), c.skipped)
 		if len(st.Hooks) > 0 {
 			degraded.Message += ": " + firstFailures(st.Hooks, 3)
 		}
@@ -313,4 +313,12 @@ func boundRecords(records []v1alpha1.HookRecord, folded []types.UID, o omission,
 		func(r *v1alpha1.HookRecord) { r.Message = plan.Truncate(r.Message, 128) })
 	fold(func(r *v1alpha1.HookRecord) bool { return r.Phase.IsFinished() })
 	return records, folded, o
+}
+
+// hooksN says "1 hook" or "n hooks".
+func hooksN(n int) string {
+	if n == 1 {
+		return "1 hook"
+	}
+	return fmt.Sprintf("%d hooks", n)
 }

@@ -1,0 +1,340 @@
+/*
+Copyright 2026 The restore-hook-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Command local runs the whole system on this machine (`make run-local`): a control plane (envtest's
+// kube-apiserver and etcd), kwok as a node whose pods run and whose pods/exec runs commands as local
+// processes, Velero's Restore CRD, and the operator with its webhooks — the same code path as in a
+// cluster. It then plays a demo restore, shows the run progressing and its per-hook table, and keeps the
+// cluster up (printing a KUBECONFIG) until interrupted. With --once it exits after the demo, 0 when the
+// demo's expected outcomes hold.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"text/tabwriter"
+	"time"
+
+	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+
+	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/internal/hook"
+	"github.com/restorehooks/restore-hook-operator/internal/manager"
+	"github.com/restorehooks/restore-hook-operator/test/cluster"
+)
+
+const (
+	veleroNS    = "velero"
+	demoNS      = "shop"
+	restoreName = "demo-restore"
+	runName     = "demo-hooks"
+)
+
+func main() {
+	once := flag.Bool("once", false, "exit after the demo: 0 when its expected outcomes hold, 1 otherwise")
+	timeout := flag.Duration("timeout", 2*time.Minute, "how long the demo may take")
+	flag.Parse()
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, *once, *timeout); err != nil {
+		fmt.Fprintln(os.Stderr, "run-local:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
+	dir, err := os.MkdirTemp("", "restore-hook-operator-local-")
+	if err != nil {
+		return err
+	}
+	logPath := filepath.Join(dir, "manager.log")
+	logFile, err := os.Create(logPath)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }()
+	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
+
+	say("Starting a local control plane (kube-apiserver + etcd) and kwok")
+	workDir := filepath.Join(dir, "node")
+	if err := os.MkdirAll(workDir, 0o755); err != nil {
+		return err
+	}
+	local, err := cluster.StartLocal(ctx, cluster.LocalOptions{Webhooks: true,
+		Kwok: cluster.KwokOptions{WorkDir: workDir}})
+	if err != nil {
+		return err
+	}
+	defer func() {
+		say("Stopping the operator, kwok and the control plane")
+		err = errors.Join(err, local.Stop(), os.RemoveAll(dir))
+	}()
+
+	mgrCtx, stopMgr := context.WithCancel(ctx)
+	mgrDone := make(chan error, 1)
+	wh := local.Env.WebhookInstallOptions
+	go func() {
+		mgrDone <- manager.Run(mgrCtx, local.Config, manager.Options{
+			MetricsAddr: "127.0.0.1:0", SecureMetrics: false, ProbeAddr: "0", VeleroNamespace: veleroNS,
+			MaxConcurrentExecs: 64, MaxConcurrentRuns: 4, StatusWriteInterval: 100 * time.Millisecond,
+			WebhookHost: wh.LocalServingHost, WebhookPort: wh.LocalServingPort, WebhookCertPath: wh.LocalServingCertDir,
+			WebhookCertName: "tls.crt", WebhookCertKey: "tls.key",
+		})
+	}()
+	defer func() {
+		stopMgr()
+		if mErr := <-mgrDone; mErr != nil {
+			err = errors.Join(err, fmt.Errorf("manager: %w", mErr))
+		}
+	}()
+	if err := local.WaitForWebhooks(ctx, 30*time.Second); err != nil {
+		return err
+	}
+	say("Operator running (log: %s); hooks run as local processes in %s", logPath, workDir)
+
+	c, err := client.New(local.Config, client.Options{Scheme: manager.Scheme()})
+	if err != nil {
+		return err
+	}
+	demoCtx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	final, err := demo(demoCtx, c, local.Kwok)
+	if err != nil {
+		return err
+	}
+	printTable(final)
+
+	problems := checkOutcome(final)
+	if once {
+		if len(problems) > 0 {
+			return fmt.Errorf("the demo did not end as expected:\n  %s", strings.Join(problems, "\n  "))
+		}
+		say("Demo outcome as expected: one hook failed under onError Continue, everything else succeeded")
+		return nil
+	}
+	for _, p := range problems {
+		say("Unexpected: %s", p)
+	}
+	fmt.Printf(`
+The cluster stays up until Ctrl-C. Try:
+  export KUBECONFIG=%s
+  kubectl get restorehookruns -A
+  kubectl get rhr -n %s %s -o yaml
+  kubectl describe rhr -n %s %s
+  kubectl get events -n %s
+  kubectl explain restorehookrun.spec.hooks.resources.postHooks.exec
+`, local.Kwok.Kubeconfig, veleroNS, runName, veleroNS, runName, demoNS)
+	<-ctx.Done()
+	return nil
+}
+
+func say(format string, args ...any) {
+	fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
+}
+
+// demo plays a restore: Velero's Restore, the pods it restores (labelled as Velero labels them, created
+// after the run as Velero creates them during the restore), and a RestoreHookRun. It returns the run
+// once it is terminal.
+func demo(ctx context.Context, c client.Client, kwok *cluster.Kwok) (*v1alpha1.RestoreHookRun, error) {
+	for _, ns := range []string{veleroNS, demoNS} {
+		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
+			return nil, fmt.Errorf("creating namespace %s: %w", ns, err)
+		}
+	}
+	restore := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: restoreName},
+		Spec: velerov1.RestoreSpec{BackupName: "nightly"}, Status: velerov1.RestoreStatus{Phase: velerov1.RestorePhaseInProgress}}
+	if err := c.Create(ctx, restore); err != nil {
+		return nil, fmt.Errorf("creating the Restore: %w", err)
+	}
+	run := demoRun()
+	if err := c.Create(ctx, run); err != nil {
+		return nil, fmt.Errorf("creating the RestoreHookRun: %w", err)
+	}
+	say("Created Restore %s/%s (InProgress) and RestoreHookRun %s/%s", veleroNS, restoreName, veleroNS, runName)
+	time.Sleep(500 * time.Millisecond) // let the webhook's cache see the run before the pods arrive
+
+	for _, p := range demoPods() {
+		if err := kwok.CreateManagedPod(ctx, p); err != nil {
+			return nil, fmt.Errorf("creating pod %s: %w", p.Name, err)
+		}
+		var got corev1.Pod
+		if err := c.Get(ctx, client.ObjectKeyFromObject(p), &got); err == nil && len(got.Spec.InitContainers) > 0 {
+			say("Restored pod %s/%s; the webhook injected init containers %s", demoNS, p.Name, got.Annotations[hook.InjectedAnnotation])
+		} else {
+			say("Restored pod %s/%s", demoNS, p.Name)
+		}
+	}
+	restore.Status.Phase = velerov1.RestorePhaseCompleted
+	if err := c.Update(ctx, restore); err != nil {
+		return nil, fmt.Errorf("completing the Restore: %w", err)
+	}
+	say("Velero finished restoring: Restore phase Completed")
+
+	last := ""
+	for {
+		cur := &v1alpha1.RestoreHookRun{}
+		if err := c.Get(ctx, client.ObjectKeyFromObject(run), cur); err != nil {
+			return nil, err
+		}
+		st := cur.Status
+		line := fmt.Sprintf("run %s: %-15s hooks %s succeeded, %d failed, %d pending", runName, st.Phase, st.Summary, st.HooksFailed, st.HooksPending)
+		if line != last {
+			say("%s", line)
+			last = line
+		}
+		if st.Phase.IsTerminal() {
+			return cur, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the run did not finish: %w", ctx.Err())
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+}
+
+// demoRun declares the spec hooks: a pg_isready-style wait then a load step in a two-container pod, and
+// a cache warm-up that fails under onError Continue.
+func demoRun() *v1alpha1.RestoreHookRun {
+	sh := func(script string) []string { return []string{"/bin/sh", "-c", script} }
+	exec := func(container string, cmd []string) v1alpha1.RestoreResourceHook {
+		return v1alpha1.RestoreResourceHook{Exec: &v1alpha1.ExecRestoreHook{Container: container, Command: cmd}}
+	}
+	wait := exec("postgres", sh(`n=0; until [ -f pg-ready ]; do n=$((n+1)); [ $n -ge 3 ] && touch pg-ready; sleep 0.3; done; echo "postgres:5432 - accepting connections"`))
+	wait.Exec.OnError = v1alpha1.HookErrorModeFail
+	wait.Exec.ExecTimeout = &metav1.Duration{Duration: time.Minute}
+	return &v1alpha1.RestoreHookRun{
+		ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: runName},
+		Spec: v1alpha1.RestoreHookRunSpec{
+			RestoreRef: v1alpha1.RestoreReference{Name: restoreName},
+			Hooks: v1alpha1.RestoreHooks{Resources: []v1alpha1.RestoreResourceHookSpec{
+				{
+					Name: "postgres-restore", IncludedNamespaces: []string{demoNS},
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "postgres"}},
+					PostHooks: []v1alpha1.RestoreResourceHook{
+						wait,
+						exec("postgres", sh(`echo "COPY 42"; echo "loaded backup.sql" >> restore.log`)),
+						exec("sidecar", sh(`date -u +%FT%TZ > sidecar-started; echo sidecar unpaused`)),
+					},
+				},
+				{
+					Name: "cache-warmup", IncludedNamespaces: []string{demoNS},
+					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cache"}},
+					PostHooks: []v1alpha1.RestoreResourceHook{
+						exec("redis", sh(`echo "warming cache from dump.rdb"; echo "dump.rdb: no such file" >&2; exit 3`)),
+					},
+				},
+			}},
+		},
+	}
+}
+
+// demoPods are the pods Velero restores: the seeds' legacy-app with init and exec hook annotations,
+// a two-container postgres pod, and a cache pod.
+func demoPods() []*corev1.Pod {
+	pod := func(name, app string, annotations map[string]string, containers ...string) *corev1.Pod {
+		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: demoNS, Name: name, Annotations: annotations,
+			Labels: map[string]string{velerov1.RestoreNameLabel: restoreName, "app": app}}}
+		for _, c := range containers {
+			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c, Image: app + ":1",
+				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}})
+		}
+		p.Spec.Volumes = []corev1.Volume{{Name: "data", VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}}
+		return p
+	}
+	return []*corev1.Pod{
+		pod("legacy-app", "legacy", map[string]string{
+			hook.InitContainerImageAnnotation: "alpine:3.18",
+			hook.InitCommandAnnotation:        `["/bin/sh", "-c", "echo Migrating...; sleep 2"]`,
+			hook.ExecCommandAnnotation:        `["/bin/sh", "-c", "echo '{\"database\": \"restored\"}' > db-config.json && cat db-config.json"]`,
+		}, "main-app"),
+		pod("postgres-0", "postgres", nil, "postgres", "sidecar"),
+		pod("cache-0", "cache", nil, "redis"),
+	}
+}
+
+// checkOutcome lists how the finished run differs from what the demo expects.
+func checkOutcome(run *v1alpha1.RestoreHookRun) []string {
+	var problems []string
+	st := run.Status
+	if st.Phase != v1alpha1.RunPhasePartiallyFailed {
+		problems = append(problems, fmt.Sprintf("run phase %s, want PartiallyFailed", st.Phase))
+	}
+	if st.HooksAttempted != 6 || st.HooksFailed != 1 || st.HooksSucceeded != 5 {
+		problems = append(problems, fmt.Sprintf("hooks attempted/succeeded/failed %d/%d/%d, want 6/5/1",
+			st.HooksAttempted, st.HooksSucceeded, st.HooksFailed))
+	}
+	for _, r := range st.Hooks {
+		wantFail := r.Hook == "cache-warmup"
+		switch {
+		case wantFail && (r.Phase != v1alpha1.HookPhaseFailed || r.Reason != v1alpha1.ReasonNonZeroExit ||
+			r.ExitCode == nil || *r.ExitCode != 3):
+			problems = append(problems, fmt.Sprintf("%s %s: %s %s, want Failed NonZeroExit exit 3", r.Pod, r.Hook, r.Phase, r.Reason))
+		case !wantFail && r.Phase != v1alpha1.HookPhaseSucceeded:
+			problems = append(problems, fmt.Sprintf("%s %s %s: %s %s (%s), want Succeeded", r.Pod, r.Type, r.Hook, r.Phase, r.Reason, r.Message))
+		}
+	}
+	return problems
+}
+
+func printTable(run *v1alpha1.RestoreHookRun) {
+	fmt.Println()
+	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
+	_, _ = fmt.Fprintln(w, "POD\tCONTAINER\tHOOK\tTYPE\tSOURCE\tPHASE\tREASON\tATTEMPTS\tDURATION")
+	for _, r := range run.Status.Hooks {
+		dur := "-"
+		if r.StartTime != nil && r.CompletionTime != nil {
+			// Record times are stored to the second.
+			if d := r.CompletionTime.Sub(r.StartTime.Time); d < time.Second {
+				dur = "<1s"
+			} else {
+				dur = d.String()
+			}
+		}
+		reason := string(r.Reason)
+		if reason == "" {
+			reason = "-"
+		}
+		_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Pod, r.Container, r.Hook, r.Type, r.Source,
+			r.Phase, reason, r.Attempts, dur)
+	}
+	_ = w.Flush()
+	fmt.Printf("\nRun %s/%s: %s — %s hooks succeeded, %d failed (hooksAttempted %d, hooksFailed %d)\n",
+		run.Namespace, run.Name, run.Status.Phase, run.Status.Summary, run.Status.HooksFailed,
+		run.Status.HooksAttempted, run.Status.HooksFailed)
+	for _, r := range run.Status.Hooks {
+		if r.Phase == v1alpha1.HookPhaseFailed {
+			fmt.Printf("  %s %s in container %s failed (%s): %s\n", r.Pod, r.Hook, r.Container, r.Reason, r.Message)
+			if r.Stderr != "" {
+				fmt.Printf("    stderr: %s\n", strings.TrimSpace(r.Stderr))
+			}
+		}
+	}
+	fmt.Println()
+}
