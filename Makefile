@@ -79,6 +79,13 @@ test: manifests generate vet envtest kwok ## Run every test: unit, fuzz seeds, e
 run-local: manifests envtest kwok ## The whole system on a local control plane with a demo (ARGS=--once exits after it).
 	go run ./cmd/local $(ARGS)
 
+# The benchmark is a program, not a test: make test never runs it. BENCH_ARGS="--pods 50" is a quick smoke run.
+BENCH_ARGS ?= --pods 1000 --json bench.json
+
+.PHONY: bench
+bench: envtest kwok ## Measure throughput against the direct-exec floor, reaction latency, memory and API load (test/bench).
+	go run ./test/bench $(BENCH_ARGS)
+
 .PHONY: test-unit
 test-unit: ## Run the tests that need no control plane.
 	go test ./internal/... ./api/... -count=1

@@ -21,6 +21,7 @@ import (
 	"errors"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
@@ -47,6 +48,16 @@ type dispatcher struct {
 	inflight map[types.UID]map[plan.RecordKey]context.CancelFunc
 	done     map[types.UID][]plan.Attempt
 	byName   map[types.NamespacedName]types.UID
+	// unsent are starts whose status write failed without saying whether it landed (a timeout, a
+	// server error): their Running record may be persisted while their command was never sent.
+	unsent map[types.UID]map[plan.RecordKey]unsentStart
+}
+
+// unsentStart is a start held back by a failed status write, with the attempt its record would show.
+type unsentStart struct {
+	start        plan.Start
+	attempts     int32
+	recordOutput bool
 }
 
 func newDispatcher(e exec.Executor, c clock.PassiveClock, capacity int) *dispatcher {
@@ -56,7 +67,64 @@ func newDispatcher(e exec.Executor, c clock.PassiveClock, capacity int) *dispatc
 		inflight: map[types.UID]map[plan.RecordKey]context.CancelFunc{},
 		done:     map[types.UID][]plan.Attempt{},
 		byName:   map[types.NamespacedName]types.UID{},
+		unsent:   map[types.UID]map[plan.RecordKey]unsentStart{},
 	}
+}
+
+// holdUnsent remembers the starts of a pass whose status write failed: next holds the records the
+// write carried.
+func (d *dispatcher) holdUnsent(next *v1alpha1.RestoreHookRun, starts []plan.Start, recordOutput bool) {
+	if len(starts) == 0 {
+		return
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.unsent[next.UID] == nil {
+		d.unsent[next.UID] = map[plan.RecordKey]unsentStart{}
+	}
+	for _, s := range starts {
+		if rec := findRecord(next.Status.Hooks, s.Key); rec != nil {
+			d.unsent[next.UID][s.Key] = unsentStart{start: s, attempts: rec.Attempts, recordOutput: recordOutput}
+		}
+	}
+}
+
+// sendLanded starts the held-back execs whose Running record the failed write did persist, as run
+// (the state a pass decides from) shows: this process knows their command was never sent, so sending
+// it now is the first send, not a second. Finished attempts of those hooks still waiting for an ack
+// predate the held-back start and were applied by the same write; they are dropped.
+func (d *dispatcher) sendLanded(run *v1alpha1.RestoreHookRun) {
+	d.mu.Lock()
+	held := d.unsent[run.UID]
+	var send []unsentStart
+	for key, u := range held {
+		rec := findRecord(run.Status.Hooks, key)
+		if rec == nil || rec.Phase != v1alpha1.HookPhaseRunning || rec.Attempts != u.attempts || d.inflight[run.UID][key] != nil {
+			continue
+		}
+		send = append(send, u)
+		delete(held, key)
+		kept := d.done[run.UID][:0]
+		for _, a := range d.done[run.UID] {
+			if a.Key != key {
+				kept = append(kept, a)
+			}
+		}
+		d.done[run.UID] = kept
+	}
+	d.mu.Unlock()
+	for _, u := range send {
+		d.start(run, u.start, u.recordOutput)
+	}
+}
+
+// dropUnsent forgets the held-back starts of a run once a status write succeeded: that write was
+// checked against the latest resourceVersion, so any earlier write that landed was in the state it
+// was decided from, and sendLanded has already sent what it persisted.
+func (d *dispatcher) dropUnsent(run types.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	delete(d.unsent, run)
 }
 
 // free returns how many execs may start now; -1 means no limit.
@@ -169,6 +237,7 @@ func (d *dispatcher) forget(name types.NamespacedName) {
 		cancel()
 	}
 	delete(d.done, uid)
+	delete(d.unsent, uid)
 	delete(d.byName, name)
 }
 
@@ -187,8 +256,26 @@ func attemptFrom(key plan.RecordKey, began, ended time.Time, res exec.Result, ti
 		a.Message = "command did not finish within execTimeout " + timeout.String()
 	default:
 		if res.Err != nil {
-			a.Message = res.Err.Error()
+			a.Message = elide(res.Err.Error(), plan.MaxMessage)
 		}
 	}
 	return a
+}
+
+// elide keeps the start and the end of a message longer than n bytes: an error wrapped around a huge
+// value (an argv the runtime refused to start) names its cause last, where cutting the tail would lose it.
+func elide(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	const mark = " … "
+	keep := n - len(mark)
+	head, start := keep/2, len(s)-(keep-keep/2)
+	for head > 0 && !utf8.RuneStart(s[head]) {
+		head--
+	}
+	for start < len(s) && !utf8.RuneStart(s[start]) {
+		start++
+	}
+	return s[:head] + mark + s[start:]
 }

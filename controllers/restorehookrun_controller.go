@@ -38,7 +38,10 @@ limitations under the License.
 // at least minWriteInterval apart, so a burst of finished execs becomes one write.
 //
 // After a restart, records found Running with no exec in flight in this process are Interrupted: the
-// command may have run, so it is never sent again unless retries allow.
+// command may have run, so it is never sent again unless retries allow. A status write that fails
+// without saying whether it landed (a timeout) holds its execs back; a later pass that finds them
+// persisted Running sends them then, since this process knows it never did. Once a Restore is deleted
+// nothing new starts, and the run ends Failed when the hooks already executing have finished.
 package controllers
 
 import (
@@ -319,6 +322,7 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		st.StartTime = &t
 	}
 	maxWait := hook.ResolveMaxWait(&run.Spec)
+	r.dispatch.sendLanded(run)
 	attempts := r.dispatch.attempts(run.UID)
 	out := plan.Output{Records: st.Hooks, AbortedBy: st.AbortedBy}
 	restoreGone := restore == nil && st.RestorePhase != ""
@@ -339,6 +343,11 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		})
 	}
 	st.Hooks, st.AbortedBy = out.Records, out.AbortedBy
+	if restoreGone {
+		// Hooks not started never will be. Hooks already executing finish and are recorded before the run
+		// ends Failed: a terminal run is never looked at again, so a Running record in it would stay so.
+		skipUnstarted(st.Hooks, now)
+	}
 	if restore != nil {
 		st.RestorePhase = string(restore.Status.Phase)
 	}
@@ -354,10 +363,6 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		created: run.CreationTimestamp.Time, maxWait: maxWait, podsInScope: len(pods),
 		unfinished: int(c.pending), failed: int(c.failed + c.skipped), now: now,
 	})
-	if decision.phase == v1alpha1.RunPhaseFailed && restoreGone {
-		skipUnstarted(st.Hooks, now)
-		c = countRecords(st.Hooks, omissionOf(st))
-	}
 	st.Phase = decision.phase
 	if decision.phase.IsTerminal() && st.CompletionTime == nil {
 		t := metav1.NewTime(now)
@@ -375,8 +380,12 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 				r.forgetLatest(run.UID)
 				return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
 			}
+			// The write may have landed all the same (a timeout): a later pass that finds these hooks
+			// persisted Running sends them then, rather than calling them Interrupted.
+			r.dispatch.holdUnsent(next, out.Starts, run.Spec.RecordOutput == nil || *run.Spec.RecordOutput)
 			return ctrl.Result{}, fmt.Errorf("writing status of run %s: %w", req.NamespacedName, err)
 		}
+		r.dispatch.dropUnsent(run.UID)
 		r.remember(next, now)
 		r.dispatch.ack(run.UID, attempts)
 		r.afterWrite(ctx, run, next, out, decision)

@@ -73,6 +73,10 @@ func decidePhase(in phaseInput) phaseDecision {
 		return phaseDecision{phase: in.prev}
 	}
 	if in.restore == nil {
+		if in.everSeen && in.unfinished > 0 {
+			return phaseDecision{phase: v1alpha1.RunPhaseRunning, reason: v1alpha1.ConditionReasonRestoreDeleted,
+				message: fmt.Sprintf("the Restore was deleted while the run was in progress; waiting for %s already executing", hooksN(in.unfinished))}
+		}
 		if in.everSeen {
 			return phaseDecision{phase: v1alpha1.RunPhaseFailed, reason: v1alpha1.ConditionReasonRestoreDeleted,
 				message: "the Restore was deleted while the run was in progress; hooks not started were skipped"}

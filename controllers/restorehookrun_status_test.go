@@ -59,6 +59,10 @@ func TestDecidePhase(t *testing.T) {
 			in:        phaseInput{everSeen: true, created: st0, maxWait: time.Hour, now: st0},
 			wantPhase: v1alpha1.RunPhaseFailed, wantReason: v1alpha1.ConditionReasonRestoreDeleted,
 		},
+		"Restore deleted after being seen, a hook still executing": {
+			in:        phaseInput{everSeen: true, created: st0, maxWait: time.Hour, now: st0, unfinished: 1},
+			wantPhase: v1alpha1.RunPhaseRunning, wantReason: v1alpha1.ConditionReasonRestoreDeleted,
+		},
 		"Restore New": {
 			in:        phaseInput{restore: restoreIn(velerov1.RestorePhaseNew), now: st0},
 			wantPhase: v1alpha1.RunPhaseRunning,

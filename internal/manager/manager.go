@@ -34,6 +34,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/metrics/filters"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
@@ -64,7 +65,13 @@ type Options struct {
 	MaxConcurrentExecs   int
 	MaxConcurrentRuns    int
 	StatusWriteInterval  time.Duration
+	PprofAddr            string
 	LeaderElectNamespace string
+	// LeaseDuration, RenewDeadline and RetryPeriod tune leader election (controller-runtime's defaults:
+	// 15s, 10s, 2s). A standby takes over at most LeaseDuration after the leader stopped renewing.
+	LeaseDuration time.Duration
+	RenewDeadline time.Duration
+	RetryPeriod   time.Duration
 
 	// Executor replaces the pods/exec client (tests); nil means the real one.
 	Executor exec.Executor
@@ -72,6 +79,9 @@ type Options struct {
 	SkipNameValidation bool
 	// DisableWebhooks runs the reconciler alone (no admission webhooks served).
 	DisableWebhooks bool
+	// WrapClient, if set, wraps the reconciler's client (tests inject API faults with
+	// sigs.k8s.io/controller-runtime/pkg/client/interceptor).
+	WrapClient func(client.Client) client.Client
 }
 
 // BindFlags registers the flags: kubebuilder v4's standard ones plus the operator's own.
@@ -84,6 +94,12 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.StringVar(&o.LeaderElectionID, "leader-election-id", "restorehooks.io", "The leader election lease name.")
 	fs.StringVar(&o.LeaderElectNamespace, "leader-election-namespace", "",
 		"The namespace of the leader election lease (default: the manager's own namespace).")
+	fs.DurationVar(&o.LeaseDuration, "leader-elect-lease-duration", 15*time.Second,
+		"How long a standby waits, after the leader last renewed its lease, before it takes over.")
+	fs.DurationVar(&o.RenewDeadline, "leader-elect-renew-deadline", 10*time.Second,
+		"How long the leader keeps retrying to renew its lease before it gives up leadership (and exits).")
+	fs.DurationVar(&o.RetryPeriod, "leader-elect-retry-period", 2*time.Second,
+		"How often leader election clients try to acquire or renew the lease.")
 	fs.BoolVar(&o.SecureMetrics, "metrics-secure", true, "Serve metrics over HTTPS with authn/authz.")
 	fs.BoolVar(&o.EnableHTTP2, "enable-http2", false, "Enable HTTP/2 for the metrics and webhook servers.")
 	fs.StringVar(&o.WebhookCertPath, "webhook-cert-path", "", "The directory holding the webhook certificate.")
@@ -99,6 +115,8 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 	fs.IntVar(&o.MaxConcurrentRuns, "max-concurrent-runs", 4, "Reconcile workers.")
 	fs.BoolVar(&o.DisableWebhooks, "disable-webhooks", false,
 		"Serve no admission webhooks (init-container hooks then cannot be injected).")
+	fs.StringVar(&o.PprofAddr, "pprof-bind-address", "",
+		"The address net/http/pprof binds to, e.g. 127.0.0.1:6060, for profiling. Empty disables it.")
 	fs.DurationVar(&o.StatusWriteInterval, "status-write-interval", 100*time.Millisecond,
 		"The least time between two status writes of one run, so bursts of results coalesce.")
 }
@@ -127,6 +145,14 @@ func (o *Options) adminNamespaces() []string {
 	return out
 }
 
+// positive returns a pointer to d, or nil (controller-runtime's default) when d is not positive.
+func positive(d time.Duration) *time.Duration {
+	if d <= 0 {
+		return nil
+	}
+	return &d
+}
+
 // Run starts the manager and blocks until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	setupLog := ctrl.Log.WithName("setup")
@@ -153,10 +179,14 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Metrics:                       metricsOpts,
 		WebhookServer:                 webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress:        o.ProbeAddr,
+		PprofBindAddress:              o.PprofAddr,
 		LeaderElection:                o.LeaderElect,
 		LeaderElectionID:              o.LeaderElectionID,
 		LeaderElectionNamespace:       o.LeaderElectNamespace,
 		LeaderElectionReleaseOnCancel: true,
+		LeaseDuration:                 positive(o.LeaseDuration),
+		RenewDeadline:                 positive(o.RenewDeadline),
+		RetryPeriod:                   positive(o.RetryPeriod),
 	})
 	if err != nil {
 		return fmt.Errorf("creating manager: %w", err)
@@ -170,8 +200,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		}
 		executor = remote
 	}
+	c := mgr.GetClient()
+	if o.WrapClient != nil {
+		c = o.WrapClient(c)
+	}
 	rec := &controllers.RestoreHookRunReconciler{
-		Client:   mgr.GetClient(),
+		Client:   c,
 		Scheme:   mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("restore-hook-operator"),
 		Exec:     executor,
