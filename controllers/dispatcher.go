@@ -19,6 +19,7 @@ package controllers
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -33,24 +34,33 @@ import (
 	"github.com/restorehooks/restore-hook-operator/internal/plan"
 )
 
-// dispatcher runs exec hooks off the reconcile workers. Each exec has one goroutine for as long as the
-// command runs (never for a wait: waits are deadlines the reconciler requeues for), at most capacity at
-// once across all runs. A finished exec is kept as an Attempt until a status write has persisted it, and
-// wakes its run's reconcile through the notify channel.
+// dispatcher runs exec hooks off the reconcile workers. Each dispatched hook has one goroutine until its
+// command has run (never for a wait: waits are deadlines the reconciler requeues for). At most streams
+// commands run at once across all runs; up to queue more hooks may be dispatched, recorded Running,
+// and wait in order for a stream. The queue is what lets one status write start hundreds of hooks: a
+// write of a large run's status costs the API server as much as dozens of execs, so starting hooks
+// only as streams free up would spend more on writes than on the hooks. A finished exec is kept as an
+// Attempt until a status write has persisted it, and wakes its run's reconcile through the notify
+// channel. A queued hook the run no longer wants (its run aborted under onError Fail, or its Restore
+// was deleted) is handed back unsent, as a NotSent attempt.
 type dispatcher struct {
 	exec     exec.Executor
 	clock    clock.PassiveClock
-	capacity int
+	capacity int           // hooks dispatched at once (streams + queue); <= 0: no limit
+	streams  chan struct{} // one token per command running; nil: no limit
 	notify   chan event.GenericEvent
 
 	mu       sync.Mutex
-	running  int
-	inflight map[types.UID]map[plan.RecordKey]context.CancelFunc
+	running  int // dispatched hooks, queued or running
+	inflight map[types.UID]map[plan.RecordKey]*dispatched
 	done     map[types.UID][]plan.Attempt
 	byName   map[types.NamespacedName]types.UID
 	// unsent are starts whose status write failed without saying whether it landed (a timeout, a
 	// server error): their Running record may be persisted while their command was never sent.
 	unsent map[types.UID]map[plan.RecordKey]unsentStart
+	// paused holds back a run's queued hooks after one of its onError Fail hooks failed, until the
+	// reconciler has decided on it: resume, or unqueue when the run aborts. Closed to resume.
+	paused map[types.UID]chan struct{}
 }
 
 // unsentStart is a start held back by a failed status write, with the attempt its record would show.
@@ -60,15 +70,37 @@ type unsentStart struct {
 	recordOutput bool
 }
 
-func newDispatcher(e exec.Executor, c clock.PassiveClock, capacity int) *dispatcher {
-	return &dispatcher{
-		exec: e, clock: c, capacity: capacity,
+// dispatched is a hook handed to the dispatcher: sent once it got a stream and its command went out.
+type dispatched struct {
+	cancel context.CancelCauseFunc
+	sent   bool
+}
+
+// Why a dispatched hook's context ends early; both are cancellations (errors.Is context.Canceled).
+var (
+	// errForgotten: the run was deleted; its attempts are dropped.
+	errForgotten = fmt.Errorf("the run was deleted: %w", context.Canceled)
+	// errUnqueued: the run no longer wants the hook; if it was not sent yet it comes back NotSent.
+	errUnqueued = fmt.Errorf("taken off the exec queue before it was sent: %w", context.Canceled)
+)
+
+// newDispatcher runs at most streams commands at once, with up to queue more hooks waiting for a
+// stream; streams <= 0 means no limit (and no queue).
+func newDispatcher(e exec.Executor, c clock.PassiveClock, streams, queue int) *dispatcher {
+	d := &dispatcher{
+		exec: e, clock: c, capacity: -1,
 		notify:   make(chan event.GenericEvent, 1024),
-		inflight: map[types.UID]map[plan.RecordKey]context.CancelFunc{},
+		inflight: map[types.UID]map[plan.RecordKey]*dispatched{},
+		paused:   map[types.UID]chan struct{}{},
 		done:     map[types.UID][]plan.Attempt{},
 		byName:   map[types.NamespacedName]types.UID{},
 		unsent:   map[types.UID]map[plan.RecordKey]unsentStart{},
 	}
+	if streams > 0 {
+		d.streams = make(chan struct{}, streams)
+		d.capacity = streams + max(queue, 0)
+	}
+	return d
 }
 
 // holdUnsent remembers the starts of a pass whose status write failed: next holds the records the
@@ -155,6 +187,58 @@ func (d *dispatcher) busy(run types.UID) bool {
 	return len(d.inflight[run]) > 0
 }
 
+// queued counts the run's dispatched hooks still waiting for a stream.
+func (d *dispatcher) queued(run types.UID) int {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	n := 0
+	for _, h := range d.inflight[run] {
+		if !h.sent {
+			n++
+		}
+	}
+	return n
+}
+
+// failing reports whether a finished attempt of the run not yet persisted failed.
+func (d *dispatcher) failing(run types.UID) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, a := range d.done[run] {
+		if a.Reason != "" {
+			return true
+		}
+	}
+	return false
+}
+
+// unqueue takes the run's hooks that wait for a stream off the queue: they come back as NotSent
+// attempts. Hooks already sent run to the end.
+func (d *dispatcher) unqueue(run types.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, h := range d.inflight[run] {
+		if !h.sent {
+			h.cancel(errUnqueued)
+		}
+	}
+	d.resumeLocked(run)
+}
+
+// resume lets the run's queued hooks be sent again after a failure that did not abort the run.
+func (d *dispatcher) resume(run types.UID) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.resumeLocked(run)
+}
+
+func (d *dispatcher) resumeLocked(run types.UID) {
+	if gate := d.paused[run]; gate != nil {
+		close(gate)
+		delete(d.paused, run)
+	}
+}
+
 // attempts returns the run's finished attempts not yet acknowledged.
 func (d *dispatcher) attempts(run types.UID) []plan.Attempt {
 	d.mu.Lock()
@@ -187,15 +271,16 @@ func (d *dispatcher) ack(run types.UID, persisted []plan.Attempt) {
 	}
 }
 
-// start executes a hook whose Running record is persisted.
+// start dispatches a hook whose Running record is persisted: its command is sent once a stream is free.
 func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOutput bool) {
-	ctx, cancel := context.WithCancel(context.Background())
+	ctx, cancel := context.WithCancelCause(context.Background())
 	name := client.ObjectKeyFromObject(run)
+	h := &dispatched{cancel: cancel}
 	d.mu.Lock()
 	if d.inflight[run.UID] == nil {
-		d.inflight[run.UID] = map[plan.RecordKey]context.CancelFunc{}
+		d.inflight[run.UID] = map[plan.RecordKey]*dispatched{}
 	}
-	d.inflight[run.UID][s.Key] = cancel
+	d.inflight[run.UID][s.Key] = h
 	d.byName[name] = run.UID
 	d.running++
 	d.mu.Unlock()
@@ -203,26 +288,92 @@ func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOut
 	wake := &v1alpha1.RestoreHookRun{}
 	wake.Name, wake.Namespace, wake.UID = run.Name, run.Namespace, run.UID
 	go func() {
-		defer cancel()
-		began := d.clock.Now()
-		res := d.exec.Exec(ctx, exec.Request{
-			Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
-			Timeout: s.Hook.ExecTimeout, RecordOutput: recordOutput,
-		})
-		execDuration.Observe(res.Duration.Seconds())
-		a := attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
+		defer cancel(nil)
+		sent := d.acquire(ctx, run.UID, h)
+		var a plan.Attempt
+		if sent {
+			began := d.clock.Now()
+			res := d.exec.Exec(ctx, exec.Request{
+				Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
+				Timeout: s.Hook.ExecTimeout, RecordOutput: recordOutput,
+			})
+			execDuration.Observe(res.Duration.Seconds())
+			a = attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
+			if a.Reason != "" && s.Hook.OnError == v1alpha1.HookErrorModeFail {
+				// The run may abort: send none of its queued hooks until the reconciler has decided.
+				// Paused before the stream is given back, so no queued hook of the run can take it.
+				d.mu.Lock()
+				if d.paused[run.UID] == nil {
+					d.paused[run.UID] = make(chan struct{})
+				}
+				d.mu.Unlock()
+			}
+			if d.streams != nil {
+				<-d.streams
+			}
+		} else {
+			now := d.clock.Now()
+			a = plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
+		}
 		d.mu.Lock()
 		delete(d.inflight[run.UID], s.Key)
 		if len(d.inflight[run.UID]) == 0 {
 			delete(d.inflight, run.UID)
 		}
 		d.running--
-		if ctx.Err() == nil || !errors.Is(ctx.Err(), context.Canceled) {
+		if !errors.Is(context.Cause(ctx), errForgotten) {
 			d.done[run.UID] = append(d.done[run.UID], a)
 		}
 		d.mu.Unlock()
 		d.notify <- event.GenericEvent{Object: wake}
 	}()
+}
+
+// acquire waits until the run is not paused and a stream is free for h, and marks it sent; false when
+// h's context ended first (the hook was taken off the queue, or its run deleted), and then nothing may
+// be sent. Deciding under d.mu makes it one or the other for unqueue: a hook it finds unsent is never
+// sent.
+func (d *dispatcher) acquire(ctx context.Context, run types.UID, h *dispatched) bool {
+	for {
+		d.mu.Lock()
+		gate := d.paused[run]
+		d.mu.Unlock()
+		if gate != nil {
+			select {
+			case <-gate:
+			case <-ctx.Done():
+				return false
+			}
+			continue
+		}
+		if d.streams != nil {
+			select {
+			case d.streams <- struct{}{}:
+			case <-ctx.Done():
+				return false
+			}
+		}
+		d.mu.Lock()
+		switch {
+		case ctx.Err() != nil:
+			d.giveBackLocked()
+			d.mu.Unlock()
+			return false
+		case d.paused[run] != nil:
+			d.giveBackLocked()
+			d.mu.Unlock()
+			continue
+		}
+		h.sent = true
+		d.mu.Unlock()
+		return true
+	}
+}
+
+func (d *dispatcher) giveBackLocked() {
+	if d.streams != nil {
+		<-d.streams
+	}
 }
 
 // forget cancels a deleted run's execs and drops its state.
@@ -233,9 +384,10 @@ func (d *dispatcher) forget(name types.NamespacedName) {
 	if !ok {
 		return
 	}
-	for _, cancel := range d.inflight[uid] {
-		cancel()
+	for _, h := range d.inflight[uid] {
+		h.cancel(errForgotten)
 	}
+	d.resumeLocked(uid)
 	delete(d.done, uid)
 	delete(d.unsent, uid)
 	delete(d.byName, name)

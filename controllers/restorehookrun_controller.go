@@ -33,9 +33,17 @@ limitations under the License.
 //     conflict instead of starting anything. Events and metrics follow the write.
 //
 // Nothing blocks a reconcile worker: a wait is a deadline the pass requeues for; an exec runs on a
-// dispatcher goroutine (bounded by --max-concurrent-execs) that records its attempt and wakes the run
-// through a channel source. Passes for one run coalesce in the workqueue, and status writes are spaced
-// at least minWriteInterval apart, so a burst of finished execs becomes one write.
+// dispatcher goroutine that records its attempt and wakes the run through a channel source. Passes for
+// one run coalesce in the workqueue, and status writes are spaced at least minWriteInterval apart, so a
+// burst of finished execs becomes one write.
+//
+// At scale the status write is the cost to watch: writing a status of 2,000 records costs the API
+// server about 0.6 CPU-seconds, as much as fifty execs. So a write starts as many hooks as it can: at
+// most --max-concurrent-execs commands run at once, and up to --max-queued-execs more hooks are
+// dispatched (recorded Running) to wait in the dispatcher for a stream. While a run has hooks waiting
+// there, a new write could only queue more behind them, so its writes wait for the queue to drain (at
+// most queuedWriteInterval, to show progress; a failure is written at once). A thousand-pod run then
+// takes about five writes instead of one per handful of finished hooks.
 //
 // After a restart, records found Running with no exec in flight in this process are Interrupted: the
 // command may have run, so it is never sent again unless retries allow. A status write that fails
@@ -63,6 +71,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
+	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -99,8 +108,11 @@ type Options struct {
 	VeleroNamespace string
 	// AdminNamespaces may hold runs that reach pods in any namespace; other runs reach only their own.
 	AdminNamespaces []string
-	// MaxConcurrentExecs bounds execs in flight across all runs; 0 means no bound.
+	// MaxConcurrentExecs bounds the commands running at once across all runs; 0 means no bound.
 	MaxConcurrentExecs int
+	// MaxQueuedExecs is how many more hooks may be dispatched (recorded Running) to wait for one of the
+	// MaxConcurrentExecs streams, so that one status write can start many hooks. Ignored without a bound.
+	MaxQueuedExecs int
 	// MaxConcurrentReconciles is the number of reconcile workers.
 	MaxConcurrentReconciles int
 	// MinWriteInterval spaces status writes of one run, so bursts of results coalesce.
@@ -126,7 +138,24 @@ type RestoreHookRunReconciler struct {
 	mu        sync.Mutex
 	lastWrite map[types.UID]time.Time
 	latest    map[types.UID]*v1alpha1.RestoreHookRun
+
+	// successEvents budgets RestoreHookSucceeded events on pods; suppressed counts, per run, those the
+	// budget left out (its closing event says how many).
+	successEvents flowcontrol.PassiveRateLimiter
+	suppressed    map[types.UID]int
 }
+
+// queuedWriteInterval spaces the status writes of a run while its hooks wait in the exec queue.
+const queuedWriteInterval = 5 * time.Second
+
+// Success events on pods are best-effort, like every Event: a burst of successEventBurst, then
+// successEventsPerSecond. An Event costs the API server and etcd about as much CPU as a fifth of an
+// exec, so one per hook of a thousand-pod restore would slow the restore down by a tenth and fill the
+// namespace's events; failures are always reported, and every outcome is in the run's status.
+const (
+	successEventBurst      = 100
+	successEventsPerSecond = 5
+)
 
 // CacheOptions restricts the manager's pod cache to pods Velero labelled as restored, so the operator
 // never holds (or watches) the cluster's other pods.
@@ -136,9 +165,13 @@ func CacheOptions() cache.Options {
 	if err != nil {
 		panic(err)
 	}
-	return cache.Options{ByObject: map[client.Object]cache.ByObject{
-		&corev1.Pod{}: {Label: sel.Add(*req)},
-	}}
+	return cache.Options{
+		ByObject: map[client.Object]cache.ByObject{
+			&corev1.Pod{}: {Label: sel.Add(*req)},
+		},
+		// Nothing reads managedFields; for thousands of pods they are much of the cache's memory.
+		DefaultTransform: cache.TransformStripManagedFields(),
+	}
 }
 
 // +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns,verbs=get;list;watch
@@ -163,9 +196,11 @@ func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if len(r.Options.AdminNamespaces) == 0 {
 		r.scope.AdminNamespaces.Insert(r.Options.VeleroNamespace)
 	}
-	r.dispatch = newDispatcher(r.Exec, r.Clock, r.Options.MaxConcurrentExecs)
+	r.dispatch = newDispatcher(r.Exec, r.Clock, r.Options.MaxConcurrentExecs, r.Options.MaxQueuedExecs)
 	r.lastWrite = map[types.UID]time.Time{}
 	r.latest = map[types.UID]*v1alpha1.RestoreHookRun{}
+	r.successEvents = flowcontrol.NewTokenBucketPassiveRateLimiterWithClock(successEventsPerSecond, successEventBurst, r.Clock)
+	r.suppressed = map[types.UID]int{}
 
 	ctx := context.Background()
 	idx := mgr.GetFieldIndexer()
@@ -264,8 +299,10 @@ func explicitlyTargets(spec *v1alpha1.RestoreHookRunSpec, namespace string) bool
 // Reconcile runs one pass for a run: observe, decide, write status, start execs.
 func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
 	log := logf.FromContext(ctx)
+	// The run is read-only in a pass (next, below, is the copy it changes): no deep copy from the cache,
+	// which for a run of thousands of records would be megabytes on every wake-up.
 	cached := &v1alpha1.RestoreHookRun{}
-	if err := r.Get(ctx, req.NamespacedName, cached); err != nil {
+	if err := r.Get(ctx, req.NamespacedName, cached, client.UnsafeDisableDeepCopy); err != nil {
 		if apierrors.IsNotFound(err) {
 			r.dispatch.forget(req.NamespacedName)
 			return ctrl.Result{}, nil
@@ -290,6 +327,14 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if wait := r.Options.MinWriteInterval - now.Sub(last); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
 	}
+	// While hooks of this run wait in the exec queue, a write could only add starts behind them: let
+	// results batch up, and write at most every queuedWriteInterval to show progress. A failure is
+	// written at once (it may abort the run, which takes the queued hooks back).
+	if r.dispatch.queued(run.UID) > 0 && !r.dispatch.failing(run.UID) {
+		if wait := queuedWriteInterval - now.Sub(last); wait > 0 {
+			return ctrl.Result{RequeueAfter: wait}, nil
+		}
+	}
 
 	restore := &velerov1.Restore{}
 	if err := r.Get(ctx, r.restoreKey(run), restore); err != nil {
@@ -302,7 +347,9 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	// Pods are found by the label Velero puts on them, which names the Restore; they outlive it.
 	var pods, forbidden []*corev1.Pod
 	var list corev1.PodList
-	if err := r.List(ctx, &list, client.MatchingFields{podRestoreIndex: label.GetValidName(run.Spec.RestoreRef.Name)}); err != nil {
+	// Read-only from here on (the planner never mutates its input): no deep copy of every pod per pass.
+	if err := r.List(ctx, &list, client.MatchingFields{podRestoreIndex: label.GetValidName(run.Spec.RestoreRef.Name)},
+		client.UnsafeDisableDeepCopy); err != nil {
 		return ctrl.Result{}, fmt.Errorf("listing pods of restore %s: %w", run.Spec.RestoreRef.Name, err)
 	}
 	for i := range list.Items {
@@ -388,9 +435,11 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 		r.dispatch.dropUnsent(run.UID)
 		r.remember(next, now)
 		r.dispatch.ack(run.UID, attempts)
+		r.settleQueue(run.UID, &next.Status, restoreGone)
 		r.afterWrite(ctx, run, next, out, decision)
 	} else {
 		r.dispatch.ack(run.UID, attempts)
+		r.settleQueue(run.UID, &next.Status, restoreGone)
 	}
 	r.phases.set(run.UID, st.Phase)
 	log.V(1).Info("Reconciled run", "phase", st.Phase, "started", len(out.Starts), "summary", st.Summary)
@@ -401,11 +450,29 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	return ctrl.Result{RequeueAfter: requeueAfter(now, out.NextCheck, decision.recheck)}, nil
 }
 
+// settleQueue acts on the run's queued hooks once its status is persisted: a run that aborted, or whose
+// Restore is gone, must not send them (they come back NotSent, and the next pass records them Skipped);
+// otherwise a failure that held them back did not abort the run, and they may go.
+func (r *RestoreHookRunReconciler) settleQueue(uid types.UID, st *v1alpha1.RestoreHookRunStatus, restoreGone bool) {
+	if st.AbortedBy != "" || restoreGone {
+		r.dispatch.unqueue(uid)
+		return
+	}
+	r.dispatch.resume(uid)
+}
+
 // afterWrite acts on a persisted pass: starts execs, emits events, counts metrics.
 func (r *RestoreHookRunReconciler) afterWrite(ctx context.Context, run, next *v1alpha1.RestoreHookRun, out plan.Output, d phaseDecision) {
 	recordOutput := run.Spec.RecordOutput == nil || *run.Spec.RecordOutput
+	var records map[plan.RecordKey]*v1alpha1.HookRecord
+	if len(out.Starts) > 0 {
+		records = make(map[plan.RecordKey]*v1alpha1.HookRecord, len(next.Status.Hooks))
+		for i := range next.Status.Hooks {
+			records[plan.KeyOf(&next.Status.Hooks[i])] = &next.Status.Hooks[i]
+		}
+	}
 	for _, s := range out.Starts {
-		if rec := findRecord(next.Status.Hooks, s.Key); rec != nil && rec.Attempts == 1 {
+		if rec := records[s.Key]; rec != nil && rec.Attempts == 1 {
 			if pod := r.podFor(ctx, s.Namespace, s.Pod); pod != nil {
 				waitDuration.Observe(r.Clock.Since(laterOf(pod.CreationTimestamp.Time, next.Status.StartTime.Time)).Seconds())
 			}
@@ -424,14 +491,20 @@ func (r *RestoreHookRunReconciler) afterWrite(ctx context.Context, run, next *v1
 		rec := t.Record
 		hooksTotal.WithLabelValues(string(rec.Type), string(rec.Source), string(rec.Phase)).Inc()
 		ns, name, _ := strings.Cut(rec.Pod, "/")
-		pod := r.podFor(ctx, ns, name)
 		switch rec.Phase {
 		case v1alpha1.HookPhaseSucceeded:
-			if pod != nil {
+			if !r.successEvents.TryAccept() {
+				r.mu.Lock()
+				r.suppressed[next.UID]++
+				r.mu.Unlock()
+				continue
+			}
+			if pod := r.podFor(ctx, ns, name); pod != nil {
 				r.Recorder.Eventf(pod, next, corev1.EventTypeNormal, "RestoreHookSucceeded", "RunHook",
 					"%s hook %s succeeded in container %s", rec.Type, rec.Hook, rec.Container)
 			}
 		case v1alpha1.HookPhaseFailed:
+			pod := r.podFor(ctx, ns, name)
 			note := plan.Truncate(fmt.Sprintf("%s hook %s in %s container %s failed (%s): %s",
 				rec.Type, rec.Hook, rec.Pod, rec.Container, rec.Reason, rec.Message), plan.MaxMessage)
 			r.Recorder.Eventf(next, pod, corev1.EventTypeWarning, "HookFailed", "RunHook", "%s", note)
@@ -453,13 +526,20 @@ func (r *RestoreHookRunReconciler) afterWrite(ctx context.Context, run, next *v1
 			msg = fmt.Sprintf("%s hooks succeeded, %d failed, %d skipped", next.Status.Summary,
 				next.Status.HooksFailed, next.Status.HooksSkipped)
 		}
+		r.mu.Lock()
+		if n := r.suppressed[next.UID]; n > 0 {
+			msg += fmt.Sprintf("; %d RestoreHookSucceeded events on pods were not emitted (rate limit)", n)
+		}
+		delete(r.suppressed, next.UID)
+		r.mu.Unlock()
 		r.Recorder.Eventf(next, nil, typ, reason, "Complete", "%s", plan.Truncate(msg, plan.MaxMessage))
 	}
 }
 
+// podFor returns the cached pod, for reading only (an event's subject, its creation time).
 func (r *RestoreHookRunReconciler) podFor(ctx context.Context, namespace, name string) *corev1.Pod {
 	pod := &corev1.Pod{}
-	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, pod); err != nil {
+	if err := r.Get(ctx, types.NamespacedName{Namespace: namespace, Name: name}, pod, client.UnsafeDisableDeepCopy); err != nil {
 		return nil
 	}
 	return pod
@@ -477,7 +557,7 @@ func (r *RestoreHookRunReconciler) freshest(cached *v1alpha1.RestoreHookRun) *v1
 	a, errA := strconv.ParseUint(cached.ResourceVersion, 10, 64)
 	b, errB := strconv.ParseUint(mine.ResourceVersion, 10, 64)
 	if errA == nil && errB == nil && b > a {
-		return mine.DeepCopy()
+		return mine // read-only, as the cached run
 	}
 	return cached
 }
@@ -486,7 +566,7 @@ func (r *RestoreHookRunReconciler) remember(run *v1alpha1.RestoreHookRun, at tim
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.lastWrite[run.UID] = at
-	r.latest[run.UID] = run.DeepCopy()
+	r.latest[run.UID] = run // never changed after its write
 	if run.Status.Phase.IsTerminal() {
 		delete(r.latest, run.UID)
 	}

@@ -32,6 +32,7 @@ import (
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
+	"github.com/restorehooks/restore-hook-operator/internal/manager"
 )
 
 var _ = Describe("RestoreHookRun reconciler", func() {
@@ -356,6 +357,50 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 			r()
 		}
 		Eventually(recordPhases(run)).Should(Equal([]string{"p1/main:0=Succeeded", "p2/main:0=Succeeded", "p3/main:0=Succeeded"}))
+	})
+
+	It("dispatches hooks beyond the exec streams to a queue, and an abort takes the queued ones back unsent", func() {
+		op.stop()
+		op = startOperatorWith(fake, func(o *manager.Options) { o.MaxConcurrentExecs, o.MaxQueuedExecs = 1, 8 })
+		restore := newRestore()
+		names := []string{"p1", "p2", "p3", "p4"}
+		var releases []func()
+		for _, name := range names {
+			p := newPod(ns, name, restore, []string{"main"}, nil)
+			setRunning(p, false, "main")
+			fake.SetResults(exec.Key(ns, name, "main", "x"), exec.ExitResult(1))
+			releases = append(releases, fake.Block(exec.Key(ns, name, "main", "x")))
+		}
+		defer func() {
+			for _, r := range releases {
+				r()
+			}
+		}()
+		failing := execHook("main", "x")
+		failing.OnError = v1alpha1.HookErrorModeFail
+		run := newRun(ns, restore, nil, execSpec("h", failing))
+
+		// One status write dispatched all four (recorded Running); one stream, so one command is sent.
+		Eventually(recordPhases(run)).Should(Equal([]string{
+			"p1/main:0=Running", "p2/main:0=Running", "p3/main:0=Running", "p4/main:0=Running"}))
+		Eventually(func() []string { return callsIn(fake, ns) }).Should(HaveLen(1))
+		Consistently(func() []string { return callsIn(fake, ns) }, 300*time.Millisecond).Should(HaveLen(1))
+
+		// It fails under onError Fail: the three still queued are never sent, and end Skipped.
+		for _, r := range releases {
+			r()
+		}
+		Eventually(func() []string {
+			var skipped []string
+			for _, r := range getRun(run).Status.Hooks {
+				if r.Phase == v1alpha1.HookPhaseSkipped && r.Reason == v1alpha1.ReasonAbortedByFailPolicy && r.Attempts == 0 {
+					skipped = append(skipped, r.Pod)
+				}
+			}
+			return skipped
+		}).Should(HaveLen(3))
+		Expect(callsIn(fake, ns)).To(HaveLen(1))
+		Expect(getRun(run).Status.HooksFailed).To(BeEquivalentTo(1))
 	})
 
 	It("never execs outside the run's namespace, even when admission let the run through (Forbidden)", func() {

@@ -2,10 +2,12 @@ package exec
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"net/http"
+	"net/url"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -13,6 +15,7 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
+	"k8s.io/client-go/transport/websocket"
 
 	// Not k8s.io/apimachinery/pkg/util/httpstream: client-go v0.36's WebSocket round tripper returns
 	// k8s.io/streaming's UpgradeFailureError, a different type, so apimachinery's deprecated
@@ -29,7 +32,11 @@ var errTimedOut = errors.New("exec timeout")
 //
 // Every Exec opens its own streaming connection (upgraded connections are never pooled) with
 // executors built for that call: client-go's executors keep per-stream state and must not be
-// shared between concurrent streams. The rest.Config and the REST client that builds URLs are shared.
+// shared between concurrent streams. The rest.Config and the REST client that builds URLs are shared,
+// and so is a TLS session cache: every exec is a new TLS connection to the same API server, and
+// resuming a session (TLS 1.3 PSK) skips the certificate signatures and verifications of a full
+// handshake on both sides, which are a large part of an exec's cost to the client and the API server.
+// The SPDY executor is only built when the WebSocket upgrade was refused.
 type RemoteExecutor struct {
 	config     *rest.Config
 	pods       rest.Interface // core/v1 REST client; only builds pods/exec URLs
@@ -55,6 +62,7 @@ func NewRemoteExecutor(cfg *rest.Config) (*RemoteExecutor, error) {
 	if config.UserAgent == "" {
 		config.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
+	config.WrapTransport = resumeTLSSessions(config.WrapTransport, tls.NewLRUClientSessionCache(0))
 	pods, err := rest.RESTClientFor(config)
 	if err != nil {
 		return nil, fmt.Errorf("exec: core/v1 REST client: %w", err)
@@ -79,9 +87,10 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 	if err := req.validate(); err != nil {
 		return ErrorResult(err)
 	}
-	executor, err := e.executorFor(req)
+	target := e.execURL(req)
+	ws, err := remotecommand.NewWebSocketExecutor(e.config, http.MethodGet, target.String())
 	if err != nil {
-		return ErrorResult(e.wrap(req, err))
+		return ErrorResult(e.wrap(req, fmt.Errorf("websocket executor: %w", err)))
 	}
 
 	// Discard unless output is recorded.
@@ -97,7 +106,18 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 	defer cancel()
 	// Stdout and Stderr must both be set: the URL asks for both streams, and a server waits for every
 	// stream it was promised before it starts the command.
-	err = executor.StreamWithContext(execCtx, remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
+	opts := remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr}
+	err = ws.StreamWithContext(execCtx, opts)
+	if err != nil && (httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)) {
+		// As client-go's FallbackExecutor (and kubectl exec): the server or a proxy refused the
+		// WebSocket upgrade before any stream opened, so nothing ran; try SPDY. Built only now: its
+		// round tripper parses the client's certificates again, which every exec would pay for.
+		var spdy remotecommand.Executor
+		if spdy, err = remotecommand.NewSPDYExecutor(e.config, http.MethodPost, target); err != nil {
+			return ErrorResult(e.wrap(req, fmt.Errorf("spdy executor: %w", err)))
+		}
+		err = spdy.StreamWithContext(execCtx, opts)
+	}
 
 	res := e.classify(ctx, execCtx, req, err)
 	if req.RecordOutput {
@@ -129,9 +149,9 @@ func (e *RemoteExecutor) wrap(req Request, err error) error {
 	return fmt.Errorf("exec in %s/%s container %q: %w", req.Namespace, req.Pod, req.Container, err)
 }
 
-// executorFor builds the WebSocket-then-SPDY executor for one call, as kubectl exec does.
-func (e *RemoteExecutor) executorFor(req Request) (remotecommand.Executor, error) {
-	url := e.pods.Post().
+// execURL is the pods/exec URL of req: stdout and stderr, no stdin, no TTY, argv verbatim.
+func (e *RemoteExecutor) execURL(req Request) *url.URL {
+	return e.pods.Post().
 		Namespace(req.Namespace).
 		Resource("pods").
 		Name(req.Pod).
@@ -145,17 +165,21 @@ func (e *RemoteExecutor) executorFor(req Request) (remotecommand.Executor, error
 			TTY:       false,
 		}, e.paramCodec).
 		URL()
+}
 
-	// RFC 6455 requires GET for the WebSocket handshake; SPDY upgrades a POST.
-	ws, err := remotecommand.NewWebSocketExecutor(e.config, http.MethodGet, url.String())
-	if err != nil {
-		return nil, fmt.Errorf("websocket executor: %w", err)
+// resumeTLSSessions makes the WebSocket connections of pods/exec share sessions, so all but the
+// first connections to the API server resume a TLS session instead of a full handshake. client-go
+// builds a fresh tls.Config for every WebSocket executor and exposes no setting for a session cache;
+// rest.Config.WrapTransport sees the WebSocket round tripper (and its tls.Config) before it dials,
+// which is the supported place to adjust a transport. Other round trippers pass through unchanged.
+func resumeTLSSessions(wrap func(http.RoundTripper) http.RoundTripper, sessions tls.ClientSessionCache) func(http.RoundTripper) http.RoundTripper {
+	return func(rt http.RoundTripper) http.RoundTripper {
+		if wrap != nil {
+			rt = wrap(rt)
+		}
+		if ws, ok := rt.(*websocket.RoundTripper); ok && ws.TLSConfig != nil && ws.TLSConfig.ClientSessionCache == nil {
+			ws.TLSConfig.ClientSessionCache = sessions
+		}
+		return rt
 	}
-	spdy, err := remotecommand.NewSPDYExecutor(e.config, http.MethodPost, url)
-	if err != nil {
-		return nil, fmt.Errorf("spdy executor: %w", err)
-	}
-	return remotecommand.NewFallbackExecutor(ws, spdy, func(err error) bool {
-		return httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)
-	})
 }

@@ -2,6 +2,7 @@ package exec
 
 import (
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"encoding/pem"
 	"errors"
@@ -114,6 +115,8 @@ type fakeCluster struct {
 	mu        sync.Mutex
 	protocols []string                // "websocket" or "spdy", per exec request the API server accepted
 	options   []corev1.PodExecOptions // as the API server decoded them
+	// handshakes and resumed count the API server's TLS handshakes, and those that resumed a session.
+	handshakes, resumed int
 }
 
 // newFakeCluster starts the servers as tr says.
@@ -185,6 +188,15 @@ func newFakeCluster(t *testing.T, tr transport) *fakeCluster {
 			time.Minute, streamCreationTimeout, criremote.SupportedStreamingProtocols)
 	})
 	c.apiServer = httptest.NewUnstartedServer(mux)
+	c.apiServer.TLS = &tls.Config{VerifyConnection: func(cs tls.ConnectionState) error {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		c.handshakes++
+		if cs.DidResume {
+			c.resumed++
+		}
+		return nil
+	}}
 	if tr.tls {
 		// HTTP/2 on, as on a real API server: upgrades must still go over HTTP/1.1.
 		c.apiServer.EnableHTTP2 = true
@@ -423,6 +435,24 @@ func TestRemoteExecutorManyExecs(t *testing.T) {
 	}
 }
 
+// Every exec is a new TLS connection; after the first, they resume its session rather than pay for a
+// full handshake (certificate signatures and verifications on both sides).
+func TestRemoteExecutorResumesTLSSessions(t *testing.T) {
+	cluster := newFakeCluster(t, transport{websocket: true, tls: true, protocol: "websocket"})
+	e := cluster.executor(t)
+	for i := range 5 {
+		if res := e.Exec(context.Background(), remoteRequest("echo", "hi", "")); res.Stdout != "hi" {
+			t.Fatalf("exec %d: %+v", i, res)
+		}
+	}
+	cluster.mu.Lock()
+	defer cluster.mu.Unlock()
+	if cluster.handshakes != 5 || cluster.resumed != 4 {
+		t.Errorf("API server saw %d TLS handshakes, %d resumed; want 5, 4 resumed (one connection per exec, all but the first resumed)",
+			cluster.handshakes, cluster.resumed)
+	}
+}
+
 func TestRemoteExecutorCallerCancels(t *testing.T) {
 	for _, tr := range transports {
 		t.Run(tr.name, func(t *testing.T) {
@@ -500,8 +530,11 @@ func TestRemoteExecutorTimeoutLeaksNoGoroutine(t *testing.T) {
 			}
 			cluster.containerRuntime.releaseSleepers()
 
-			// client-go's WebSocket heartbeat notices the closed connection at its next 5s tick.
-			deadline := time.Now().Add(15 * time.Second)
+			// client-go's WebSocket heartbeat notices the closed connection at its next 5s tick; over SPDY,
+			// a timeout that strikes while a stream is being created leaves client-go waiting for the
+			// stream's reply for up to its createStreamResponseTimeout (30s). Both are bounded by client-go;
+			// what must not happen is a goroutine that never ends.
+			deadline := time.Now().Add(35 * time.Second)
 			for runtime.NumGoroutine() > before {
 				if time.Now().After(deadline) {
 					buf := make([]byte, 1<<20)

@@ -1,6 +1,8 @@
 package exec
 
 import (
+	"errors"
+	"io"
 	"strings"
 	"sync"
 	"unicode/utf8"
@@ -43,6 +45,27 @@ func (w *tailWriter) Write(p []byte) (int, error) {
 	}
 	w.buf = append(w.buf, p...)
 	return n, nil
+}
+
+// ReadFrom copies r into the tail until EOF. io.Copy (client-go copies each output stream with it)
+// uses it instead of allocating its 32 KiB buffer: a tail never needs more than MaxTail bytes at a time,
+// and with hundreds of execs in flight those buffers were much of the operator's memory.
+func (w *tailWriter) ReadFrom(r io.Reader) (int64, error) {
+	var buf [MaxTail]byte
+	var total int64
+	for {
+		n, err := r.Read(buf[:])
+		if n > 0 {
+			_, _ = w.Write(buf[:n])
+			total += int64(n)
+		}
+		if errors.Is(err, io.EOF) {
+			return total, nil
+		}
+		if err != nil {
+			return total, err
+		}
+	}
 }
 
 // String returns at most MaxTail bytes of valid UTF-8: the end of what was written, cut at a rune

@@ -1,8 +1,10 @@
 package exec
 
 import (
+	"io"
 	"strings"
 	"testing"
+	"testing/iotest"
 	"unicode/utf8"
 
 	"github.com/google/go-cmp/cmp"
@@ -141,4 +143,20 @@ func chunks(s string, n int) []string {
 		s = s[n:]
 	}
 	return append(out, s)
+}
+
+// client-go copies output with io.Copy, which uses the tail's ReadFrom: it must keep what Write keeps.
+func TestTailWriterReadFrom(t *testing.T) {
+	for _, n := range []int{0, 5, MaxTail - 1, MaxTail, MaxTail + 1, 3*MaxTail + 17, 100 * 1024} {
+		data := strings.Repeat("0123456789abcdefé", n/18+1)[:n]
+		viaWrite, viaCopy := newTailWriter(), newTailWriter()
+		_, _ = viaWrite.Write([]byte(data))
+		copied, err := io.Copy(viaCopy, iotest.HalfReader(strings.NewReader(data)))
+		if err != nil || copied != int64(n) {
+			t.Errorf("%d bytes: io.Copy = %d, %v", n, copied, err)
+		}
+		if got, want := viaCopy.String(), viaWrite.String(); got != want {
+			t.Errorf("%d bytes: tail via io.Copy %q, via Write %q", n, got, want)
+		}
+	}
 }

@@ -63,6 +63,7 @@ type Options struct {
 	VeleroNamespace      string
 	AdminNamespaces      string
 	MaxConcurrentExecs   int
+	MaxQueuedExecs       int
 	MaxConcurrentRuns    int
 	StatusWriteInterval  time.Duration
 	PprofAddr            string
@@ -110,8 +111,11 @@ func (o *Options) BindFlags(fs *flag.FlagSet) {
 		"The namespace of Velero's Restores, for runs whose restoreRef has no namespace.")
 	fs.StringVar(&o.AdminNamespaces, "admin-namespaces", "",
 		"Comma-separated namespaces whose runs may reach pods in any namespace (default: the Velero namespace).")
-	fs.IntVar(&o.MaxConcurrentExecs, "max-concurrent-execs", 64,
-		"The most exec hooks in flight at once across all runs (0: no limit).")
+	fs.IntVar(&o.MaxConcurrentExecs, "max-concurrent-execs", 128,
+		"The most exec hook commands running at once across all runs (0: no limit).")
+	fs.IntVar(&o.MaxQueuedExecs, "max-queued-execs", 1024,
+		"How many more exec hooks may be dispatched (recorded Running) to wait for a free exec stream, so one "+
+			"status write starts many hooks. A crash fails them as Interrupted, like the hooks then running.")
 	fs.IntVar(&o.MaxConcurrentRuns, "max-concurrent-runs", 4, "Reconcile workers.")
 	fs.BoolVar(&o.DisableWebhooks, "disable-webhooks", false,
 		"Serve no admission webhooks (init-container hooks then cannot be injected).")
@@ -213,6 +217,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 			VeleroNamespace:         o.VeleroNamespace,
 			AdminNamespaces:         o.adminNamespaces(),
 			MaxConcurrentExecs:      o.MaxConcurrentExecs,
+			MaxQueuedExecs:          o.MaxQueuedExecs,
 			MaxConcurrentReconciles: o.MaxConcurrentRuns,
 			MinWriteInterval:        o.StatusWriteInterval,
 			SkipNameValidation:      o.SkipNameValidation,

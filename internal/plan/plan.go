@@ -69,6 +69,9 @@ type Attempt struct {
 	Message  string
 	Stdout   string
 	Stderr   string
+	// NotSent says the hook was dispatched (recorded Running) but handed back before its command was
+	// sent: the run no longer wanted it. The hook goes back to waiting, as if never started.
+	NotSent bool
 }
 
 // Input is everything one pass decides from.
@@ -273,6 +276,16 @@ func retryable(reason v1alpha1.HookReason) bool {
 }
 
 func (d *decider) applyAttempt(r *v1alpha1.HookRecord, a Attempt) {
+	if a.NotSent {
+		// Nothing ran: undo the start. The later steps decide what the hook becomes now (Skipped when
+		// the run was aborted, started again otherwise).
+		r.Attempts--
+		if r.Attempts <= 0 {
+			r.Attempts, r.StartTime = 0, nil
+		}
+		r.Phase, r.Reason, r.Message = v1alpha1.HookPhasePending, "", ""
+		return
+	}
 	r.ExitCode = a.ExitCode
 	if d.in.RecordOutput {
 		r.Stdout, r.Stderr = a.Stdout, a.Stderr

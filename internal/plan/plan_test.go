@@ -597,6 +597,30 @@ func TestAtMostOnce(t *testing.T) {
 			t.Errorf("phase %s, want Succeeded kept", got)
 		}
 	})
+	t.Run("a hook handed back unsent is as if never started", func(t *testing.T) {
+		out, next := pass(input(spec, pod))
+		next.Attempts = []Attempt{{Key: out.Starts[0].Key, Finished: next.Now, NotSent: true}}
+		got := Decide(next)
+		r := got.Records[0]
+		if r.Attempts != 1 || r.StartTime == nil || r.Phase != v1alpha1.HookPhaseRunning {
+			t.Errorf("record %s attempts %d startTime %v, want it started afresh (Running, 1 attempt)", r.Phase, r.Attempts, r.StartTime)
+		}
+		if diff := cmp.Diff([]string{"p/db:0"}, started(got)); diff != "" {
+			t.Errorf("started (-want +got):\n%s", diff)
+		}
+	})
+	t.Run("a hook handed back unsent after an abort is Skipped, not Failed", func(t *testing.T) {
+		out, next := pass(input(spec, pod))
+		next.AbortedBy = "app/other: hook h failed"
+		next.Attempts = []Attempt{{Key: out.Starts[0].Key, Finished: next.Now, NotSent: true}}
+		got := Decide(next)
+		if diff := cmp.Diff([]string{"p/db:0=Skipped(AbortedByFailPolicy)", "p/db:1=Skipped(AbortedByFailPolicy)"}, phases(got.Records)); diff != "" {
+			t.Errorf("phases (-want +got):\n%s", diff)
+		}
+		if r := got.Records[0]; r.Attempts != 0 || r.StartTime != nil {
+			t.Errorf("unsent hook keeps attempts %d startTime %v, want none", r.Attempts, r.StartTime)
+		}
+	})
 	t.Run("folded pods are left alone", func(t *testing.T) {
 		in := input(spec, pod)
 		in.FoldedPods = map[types.UID]bool{pod.UID: true}
