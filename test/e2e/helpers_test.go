@@ -33,6 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/test/cluster"
 )
 
 // newNamespace creates a namespace with a generated name; each spec works in its own.
@@ -46,40 +47,19 @@ func newNamespace() string {
 // newRestore creates a Velero Restore in the Velero namespace, InProgress as while Velero creates pods.
 func newRestore() *velerov1.Restore {
 	GinkgoHelper()
-	r := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "r-" + rand.String(6)},
-		Spec: velerov1.RestoreSpec{BackupName: "nightly"}}
-	Expect(k8sClient.Create(ctx, r)).To(Succeed())
-	setRestorePhase(r, velerov1.RestorePhaseInProgress)
+	r, err := cluster.NewRestore(ctx, k8sClient, veleroNS)
+	Expect(err).NotTo(HaveOccurred())
 	return r
 }
 
-// setRestorePhase writes the Restore's phase as Velero does: Velero's Restore CRD has no status
-// subresource, so the whole object is updated.
-func setRestorePhase(r *velerov1.Restore, phase velerov1.RestorePhase) {
+// completeRestore marks the Restore Completed, as Velero does when it has restored everything.
+func completeRestore(r *velerov1.Restore) {
 	GinkgoHelper()
-	Eventually(func() error {
-		if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(r), r); err != nil {
-			return err
-		}
-		r.Status.Phase = phase
-		return k8sClient.Update(ctx, r)
-	}).Should(Succeed())
+	Expect(cluster.SetRestorePhase(ctx, k8sClient, r, velerov1.RestorePhaseCompleted)).To(Succeed())
 }
 
-// restoredPod returns (does not create) a pod labelled as restored by r, as Velero labels it.
-func restoredPod(namespace, name string, r *velerov1.Restore, labels, annotations map[string]string, containers ...string) *corev1.Pod {
-	p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{
-		Namespace: namespace, Name: name, Annotations: annotations,
-		Labels: map[string]string{velerov1.RestoreNameLabel: r.Name},
-	}}
-	for k, v := range labels {
-		p.Labels[k] = v
-	}
-	for _, c := range containers {
-		p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c, Image: "busybox"})
-	}
-	return p
-}
+// restoredPod returns (does not create) a pod labelled as restored by r.
+var restoredPod = cluster.RestoredPod
 
 // runningPod creates a restored pod on kwok's managed node and waits until kwok has it Running.
 func runningPod(p *corev1.Pod) *corev1.Pod {

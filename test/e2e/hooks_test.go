@@ -51,7 +51,7 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 			"post.hook.restore.velero.io/command": string(cmd),
 		}, "db", "sidecar"))
 		run := newRun(ns, restore)
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 
 		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhaseCompleted))
 		rec := record(run, "db-0", "db", 0)
@@ -96,7 +96,7 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 		Eventually(records(run)).Should(ConsistOf(
 			"app-0/a:0=Succeeded", "app-0/b:1=Succeeded", "app-0/a:2=Succeeded", "app-0/b:3=Succeeded"))
 		Expect(lines(order)).To(Equal([]string{"b1", "b2", "a1", "a2"}))
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhaseCompleted))
 	})
 
@@ -145,7 +145,7 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 			hookSpec("b-hooks", map[string]string{"app": "b"},
 				shellHook("main", "echo b0 >> "+bRan), shellHook("main", "echo b1 >> "+bRan)),
 		)
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 
 		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhasePartiallyFailed))
 		Expect(records(run)()).To(ConsistOf(
@@ -171,7 +171,7 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 			shellHook("db", "echo ran >> "+ran+"; echo partial-output; echo 'migration 42 failed' >&2; exit 7"),
 			shellHook("db", "echo after >> "+ran),
 		))
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 
 		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhasePartiallyFailed))
 		// onError defaults to Continue: the next hook of the pod still runs.
@@ -194,7 +194,7 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 		slow.ExecTimeout = duration(time.Second)
 		begin := time.Now()
 		run := newRun(ns, restore, hookSpec("slow", nil, slow))
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 
 		Eventually(runPhase(run), 10*time.Second).Should(Equal(v1alpha1.RunPhasePartiallyFailed))
 		Expect(time.Since(begin)).To(BeNumerically("<", 10*time.Second))
@@ -214,7 +214,7 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 		h.WaitTimeout = duration(2 * time.Second)
 		begin := time.Now()
 		run := newRun(ns, restore, hookSpec("stuck", nil, h))
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 
 		Eventually(records(run)).Should(ConsistOf("db-0/db:0=Waiting"))
 		Eventually(runPhase(run), 15*time.Second).Should(Equal(v1alpha1.RunPhasePartiallyFailed))

@@ -25,7 +25,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -131,8 +130,8 @@ var _ = Describe("kubectl", func() {
 		restore2 := newRestore()
 		runningPod(restoredPod(ns, "web-0", restore2, nil, nil, "web"))
 		succeeded = newRun(ns, restore2, hookSpec("ok", nil, shellHook("web", "true")))
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
-		setRestorePhase(restore2, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
+		completeRestore(restore2)
 		Eventually(runPhase(failed)).Should(Equal(v1alpha1.RunPhasePartiallyFailed))
 		Eventually(runPhase(succeeded)).Should(Equal(v1alpha1.RunPhaseCompleted))
 		return ns, failed, succeeded

@@ -22,7 +22,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
@@ -53,7 +52,7 @@ func startCrashScenario() crashScenario {
 			shellHook("main", "echo b1 >> "+s.fb)),
 	)
 	// The Restore is done creating pods: the run ends once its hooks have.
-	setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+	completeRestore(restore)
 	Eventually(fileLines(s.fa)).Should(Equal([]string{"a0", "a1"}))
 	Eventually(fileLines(s.fb)).Should(Equal([]string{"b0"}))
 	Expect(records(s.run)()).To(ConsistOf(

@@ -24,7 +24,6 @@ import (
 
 	. "github.com/onsi/ginkgo/v2"
 	. "github.com/onsi/gomega"
-	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"k8s.io/client-go/rest"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
@@ -57,7 +56,7 @@ var _ = Describe("Exec transport faults", func() {
 				withRetries(shellHook("main", "echo start >> "+fr+"; sleep 3"), 1, 500*time.Millisecond)),
 			hookSpec("once", map[string]string{"app": "o"}, shellHook("main", "echo start >> "+fo+"; sleep 3")),
 		)
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 		Eventually(fileLines(fr)).Should(Equal([]string{"start"}))
 		Eventually(fileLines(fo)).Should(Equal([]string{"start"}))
 

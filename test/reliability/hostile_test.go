@@ -79,7 +79,7 @@ var _ = Describe("Hostile input", func() {
 		}, "main"))
 
 		run := newRun(ns, restore)
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 		Expect(waitTerminal(run, 30*time.Second)).To(Equal(v1alpha1.RunPhasePartiallyFailed), "records: %v", records(run)())
 		Expect(records(run)()).To(ConsistOf(
 			"garbled-0/main:0=Failed(InvalidAnnotation)#0", "unicode-0/main:0=Succeeded#1",
@@ -142,7 +142,7 @@ var _ = Describe("Hostile input", func() {
 		}
 		runningPod(restoredPod(ns, "many-0", restore, nil, nil, "main"))
 		run := newRun(ns, restore, specs...)
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 
 		Expect(waitTerminal(run, time.Minute)).To(Equal(v1alpha1.RunPhasePartiallyFailed))
 		st := getRun(run).Status
@@ -168,7 +168,7 @@ var _ = Describe("Hostile input", func() {
 		run := newRun(ns, restore, hookSpec("h", nil,
 			shellHook("main", "echo ran >> "+ran+" # "+strings.Repeat("x", mib)),
 			shellHook("main", "echo after >> "+ran)))
-		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		completeRestore(restore)
 		Expect(waitTerminal(run, 30*time.Second)).To(Equal(v1alpha1.RunPhasePartiallyFailed), "records: %v", records(run)())
 		Expect(records(run)()).To(Equal([]string{"db-0/main:0=Failed(ExecError)#1", "db-0/main:1=Succeeded#1"}))
 		rec := record(run, "db-0", "main", 0)
