@@ -264,6 +264,10 @@ func (b *bench) measureRun(ctx context.Context, ns, restoreName string, mgr *man
 		return nil, err
 	}
 	m.statusBytes, m.objectBytes = len(st), len(obj)
+	// Kept beside the logs: the records' start and completion times show how the run went.
+	if err := os.WriteFile(filepath.Join(b.work, "run-"+ns+".json"), obj, 0o644); err != nil {
+		return nil, err
+	}
 	m.succeeded, m.omitted = run.Status.HooksSucceeded, run.Status.HooksOmitted
 	for i := range run.Status.Hooks {
 		h := &run.Status.Hooks[i]
