@@ -34,25 +34,25 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 const veleroNS = "velero"
 
-// operator is a running manager with a fake exec client.
-type operator struct {
+// runningOperator is a running manager with a fake exec client.
+type runningOperator struct {
 	fake   *exec.Fake
 	cancel context.CancelFunc
 	done   chan error
 }
 
 // startOperator runs the manager exactly as cmd/manager does, with fake as its exec client.
-func startOperator(fake *exec.Fake) *operator {
+func startOperator(fake *exec.Fake) *runningOperator {
 	octx, cancel := context.WithCancel(ctx)
-	op := &operator{fake: fake, cancel: cancel, done: make(chan error, 1)}
+	op := &runningOperator{fake: fake, cancel: cancel, done: make(chan error, 1)}
 	go func() {
 		defer GinkgoRecover()
-		op.done <- manager.Run(octx, cfg, manager.Options{
+		op.done <- operator.Run(octx, cfg, operator.Options{
 			MetricsAddr: "0", ProbeAddr: "0", VeleroNamespace: veleroNS, MaxConcurrentExecs: 16,
 			MaxConcurrentRuns: 2, StatusWriteInterval: 10 * time.Millisecond, Executor: fake,
 			SkipNameValidation: true, DisableWebhooks: true, // this suite installs no webhook configurations
@@ -61,7 +61,7 @@ func startOperator(fake *exec.Fake) *operator {
 	return op
 }
 
-func (o *operator) stop() {
+func (o *runningOperator) stop() {
 	o.cancel()
 	Eventually(o.done, 30*time.Second).Should(Receive(BeNil()))
 }

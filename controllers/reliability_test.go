@@ -43,14 +43,14 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 // startOperatorWith runs the manager as startOperator does, with adjust applied to its options.
-func startOperatorWith(fake *exec.Fake, adjust func(*manager.Options)) *operator {
+func startOperatorWith(fake *exec.Fake, adjust func(*operator.Options)) *runningOperator {
 	octx, cancel := context.WithCancel(ctx)
-	op := &operator{fake: fake, cancel: cancel, done: make(chan error, 1)}
-	opts := manager.Options{
+	op := &runningOperator{fake: fake, cancel: cancel, done: make(chan error, 1)}
+	opts := operator.Options{
 		MetricsAddr: "0", ProbeAddr: "0", VeleroNamespace: veleroNS, MaxConcurrentExecs: 16,
 		MaxConcurrentRuns: 2, StatusWriteInterval: 10 * time.Millisecond, Executor: fake,
 		SkipNameValidation: true, DisableWebhooks: true,
@@ -58,7 +58,7 @@ func startOperatorWith(fake *exec.Fake, adjust func(*manager.Options)) *operator
 	adjust(&opts)
 	go func() {
 		defer GinkgoRecover()
-		op.done <- manager.Run(octx, cfg, opts)
+		op.done <- operator.Run(octx, cfg, opts)
 	}()
 	return op
 }
@@ -228,7 +228,7 @@ var _ = Describe("Reliability", func() {
 			}
 			return exec.Result{Stdout: "ok"}
 		}}
-		op := startOperatorWith(fake, func(o *manager.Options) { o.WrapClient = faults.wrap })
+		op := startOperatorWith(fake, func(o *operator.Options) { o.WrapClient = faults.wrap })
 		DeferCleanup(op.stop)
 
 		restore := newRestore()
@@ -325,7 +325,7 @@ var _ = Describe("Reliability", func() {
 			})
 		}
 		fake := &exec.Fake{}
-		op := startOperatorWith(fake, func(o *manager.Options) { o.WrapClient = wrap })
+		op := startOperatorWith(fake, func(o *operator.Options) { o.WrapClient = wrap })
 		DeferCleanup(op.stop)
 		restore := newRestore()
 		pod := newPod(ns, "db", restore, []string{"main"}, nil)
@@ -377,7 +377,7 @@ var _ = Describe("Reliability", func() {
 	Describe("deletion", func() {
 		var (
 			fake *exec.Fake
-			op   *operator
+			op   *runningOperator
 		)
 		BeforeEach(func() {
 			fake = &exec.Fake{}

@@ -69,7 +69,6 @@ import (
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/runtime"
 	"k8s.io/apimachinery/pkg/types"
-	"k8s.io/apimachinery/pkg/util/sets"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/utils/clock"
@@ -89,7 +88,7 @@ import (
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
 	"github.com/restorehooks/restore-hook-operator/internal/plan"
-	"github.com/restorehooks/restore-hook-operator/internal/webhook"
+	"github.com/restorehooks/restore-hook-operator/internal/scope"
 )
 
 // Field indexes of the shared cache.
@@ -132,7 +131,7 @@ type RestoreHookRunReconciler struct {
 	Options  Options
 
 	dispatch *dispatcher
-	scope    webhook.Scope
+	scope    scope.Scope
 	phases   runPhases
 
 	mu        sync.Mutex
@@ -192,7 +191,7 @@ func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 	if r.Options.MaxConcurrentReconciles <= 0 {
 		r.Options.MaxConcurrentReconciles = 4
 	}
-	r.scope = webhook.Scope{AdminNamespaces: sets.New(r.Options.AdminNamespaces...)}
+	r.scope = scope.New(r.Options.AdminNamespaces...)
 	if len(r.Options.AdminNamespaces) == 0 {
 		r.scope.AdminNamespaces.Insert(r.Options.VeleroNamespace)
 	}

@@ -32,14 +32,14 @@ import (
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 var _ = Describe("RestoreHookRun reconciler", func() {
 	var (
 		ns   string
 		fake *exec.Fake
-		op   *operator
+		op   *runningOperator
 	)
 	BeforeEach(func() {
 		ensureNamespace(veleroNS)
@@ -361,7 +361,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 
 	It("dispatches hooks beyond the exec streams to a queue, and an abort takes the queued ones back unsent", func() {
 		op.stop()
-		op = startOperatorWith(fake, func(o *manager.Options) { o.MaxConcurrentExecs, o.MaxQueuedExecs = 1, 8 })
+		op = startOperatorWith(fake, func(o *operator.Options) { o.MaxConcurrentExecs, o.MaxQueuedExecs = 1, 8 })
 		restore := newRestore()
 		names := []string{"p1", "p2", "p3", "p4"}
 		var releases []func()

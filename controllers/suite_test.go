@@ -35,7 +35,7 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 
 	hooksv1alpha1 "github.com/restorehooks/restore-hook-operator/api/v1alpha1"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 var (
@@ -61,7 +61,7 @@ var _ = BeforeSuite(func() {
 	Expect(velerov1.AddToScheme(scheme)).To(Succeed())
 
 	var err error
-	testEnv, err = cluster.NewEnvironment()
+	testEnv, err = localcluster.NewEnvironment()
 	Expect(err).NotTo(HaveOccurred())
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())

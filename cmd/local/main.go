@@ -44,8 +44,8 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 const (
@@ -86,8 +86,8 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return err
 	}
-	local, err := cluster.StartLocal(ctx, cluster.LocalOptions{Webhooks: true,
-		Kwok: cluster.KwokOptions{WorkDir: workDir}})
+	local, err := localcluster.StartLocal(ctx, localcluster.LocalOptions{Webhooks: true,
+		Kwok: localcluster.KwokOptions{WorkDir: workDir}})
 	if err != nil {
 		return err
 	}
@@ -100,7 +100,7 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 	mgrDone := make(chan error, 1)
 	wh := local.Env.WebhookInstallOptions
 	go func() {
-		mgrDone <- manager.Run(mgrCtx, local.Config, manager.Options{
+		mgrDone <- operator.Run(mgrCtx, local.Config, operator.Options{
 			MetricsAddr: "127.0.0.1:0", SecureMetrics: false, ProbeAddr: "0", VeleroNamespace: veleroNS,
 			MaxConcurrentExecs: 64, MaxConcurrentRuns: 4, StatusWriteInterval: 100 * time.Millisecond,
 			WebhookHost: wh.LocalServingHost, WebhookPort: wh.LocalServingPort, WebhookCertPath: wh.LocalServingCertDir,
@@ -118,7 +118,7 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 	}
 	say("Operator running (log: %s); hooks run as local processes in %s", logPath, workDir)
 
-	c, err := client.New(local.Config, client.Options{Scheme: manager.Scheme()})
+	c, err := client.New(local.Config, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		return err
 	}
@@ -161,7 +161,7 @@ func say(format string, args ...any) {
 // demo plays a restore: Velero's Restore, the pods it restores (labelled as Velero labels them, created
 // after the run as Velero creates them during the restore), and a RestoreHookRun. It returns the run
 // once it is terminal.
-func demo(ctx context.Context, c client.Client, kwok *cluster.Kwok) (*v1alpha1.RestoreHookRun, error) {
+func demo(ctx context.Context, c client.Client, kwok *localcluster.Kwok) (*v1alpha1.RestoreHookRun, error) {
 	for _, ns := range []string{veleroNS, demoNS} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return nil, fmt.Errorf("creating namespace %s: %w", ns, err)

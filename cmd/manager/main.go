@@ -21,21 +21,21 @@ import (
 	"flag"
 	"os"
 
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	ctrl "sigs.k8s.io/controller-runtime"
 )
 
 func main() {
-	opts := manager.Options{}
+	opts := operator.Options{}
 	opts.BindFlags(flag.CommandLine)
 	zapOpts := zap.Options{Development: false}
 	zapOpts.BindFlags(flag.CommandLine)
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	if err := manager.Run(ctrl.SetupSignalHandler(), ctrl.GetConfigOrDie(), opts); err != nil {
+	if err := operator.Run(ctrl.SetupSignalHandler(), ctrl.GetConfigOrDie(), opts); err != nil {
 		ctrl.Log.Error(err, "Manager exited")
 		os.Exit(1)
 	}

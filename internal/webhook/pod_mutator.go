@@ -32,6 +32,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
+	"github.com/restorehooks/restore-hook-operator/internal/scope"
 )
 
 // PodMutatorPath is where the pod mutator is served.
@@ -47,7 +48,7 @@ type PodMutator struct {
 	// Reader lists RestoreHookRuns (the manager's cache).
 	Reader  client.Reader
 	Decoder admission.Decoder
-	Scope   Scope
+	Scope   scope.Scope
 }
 
 // Handle implements admission.Handler.

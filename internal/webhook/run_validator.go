@@ -37,39 +37,8 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
+	"github.com/restorehooks/restore-hook-operator/internal/scope"
 )
-
-// Scope says which namespaces a run may act in (SPEC §7).
-type Scope struct {
-	// AdminNamespaces hold runs that may reach pods in any namespace.
-	AdminNamespaces sets.Set[string]
-}
-
-// MayTouch reports whether a run living in runNamespace may act on pods in namespace.
-func (s Scope) MayTouch(runNamespace, namespace string) bool {
-	return namespace == runNamespace || s.AdminNamespaces.Has(runNamespace)
-}
-
-// IsAdmin reports whether runs in the namespace may reach every namespace.
-func (s Scope) IsAdmin(runNamespace string) bool { return s.AdminNamespaces.Has(runNamespace) }
-
-// OutOfScope returns the includedNamespaces patterns of a run that name namespaces it may not touch:
-// for a run outside the admin namespaces, anything but its own namespace ("*" and an empty list mean
-// "every namespace the run may touch", so they are fine).
-func (s Scope) OutOfScope(run *v1alpha1.RestoreHookRun) []string {
-	if s.IsAdmin(run.Namespace) {
-		return nil
-	}
-	var bad []string
-	for _, rs := range run.Spec.Hooks.Resources {
-		for _, p := range rs.IncludedNamespaces {
-			if p != "*" && p != run.Namespace && !slices.Contains(bad, p) {
-				bad = append(bad, p)
-			}
-		}
-	}
-	return bad
-}
 
 // +kubebuilder:webhook:path=/validate-hooks-restorehooks-io-v1alpha1-restorehookrun,mutating=false,failurePolicy=fail,sideEffects=None,groups=hooks.restorehooks.io,resources=restorehookruns,verbs=create;update,versions=v1alpha1,name=vrestorehookrun.restorehooks.io,admissionReviewVersions=v1,timeoutSeconds=10
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=subjectaccessreviews,verbs=create
@@ -80,7 +49,7 @@ func (s Scope) OutOfScope(run *v1alpha1.RestoreHookRun) []string {
 type RunValidator struct {
 	// Client creates SubjectAccessReviews.
 	Client client.Client
-	Scope  Scope
+	Scope  scope.Scope
 }
 
 var _ admission.Validator[*v1alpha1.RestoreHookRun] = &RunValidator{}
@@ -110,7 +79,7 @@ func (v *RunValidator) ValidateDelete(context.Context, *v1alpha1.RestoreHookRun)
 
 func (v *RunValidator) validate(ctx context.Context, run *v1alpha1.RestoreHookRun) error {
 	errs := hook.ValidateSpec(&run.Spec, field.NewPath("spec"))
-	if bad := v.Scope.OutOfScope(run); len(bad) > 0 {
+	if bad := v.Scope.OutOfScope(run.Namespace, run.Spec.Hooks); len(bad) > 0 {
 		errs = append(errs, field.Forbidden(field.NewPath("spec", "hooks", "resources").Child("includedNamespaces"),
 			fmt.Sprintf("a RestoreHookRun in namespace %q may only act on pods in its own namespace; it names %s "+
 				"(only runs in the admin namespaces %s may reach other namespaces)",

@@ -35,8 +35,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 const veleroNS = "velero"
@@ -61,13 +61,13 @@ var _ = BeforeSuite(func() {
 	ctx, cancel = context.WithCancel(context.Background())
 
 	var err error
-	testEnv, err = cluster.NewEnvironment()
+	testEnv, err = localcluster.NewEnvironment()
 	Expect(err).NotTo(HaveOccurred())
-	testEnv.WebhookInstallOptions, err = cluster.WebhookInstallOptions()
+	testEnv.WebhookInstallOptions, err = localcluster.WebhookInstallOptions()
 	Expect(err).NotTo(HaveOccurred())
 	cfg, err = testEnv.Start()
 	Expect(err).NotTo(HaveOccurred())
-	k8sClient, err = client.New(cfg, client.Options{Scheme: manager.Scheme()})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	Expect(k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: veleroNS}})).To(Succeed())
 
@@ -76,7 +76,7 @@ var _ = BeforeSuite(func() {
 	stopped = make(chan error, 1)
 	go func() {
 		defer GinkgoRecover()
-		stopped <- manager.Run(ctx, cfg, manager.Options{
+		stopped <- operator.Run(ctx, cfg, operator.Options{
 			MetricsAddr: "0", ProbeAddr: "0", VeleroNamespace: veleroNS, MaxConcurrentExecs: 16,
 			MaxConcurrentRuns: 2, StatusWriteInterval: 10 * time.Millisecond, Executor: fake,
 			WebhookHost: wh.LocalServingHost, WebhookPort: wh.LocalServingPort, WebhookCertPath: wh.LocalServingCertDir,

@@ -40,8 +40,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 const (
@@ -52,7 +52,7 @@ const (
 // bench holds what every measurement shares: the cluster, clients, the manager binary and its identity.
 type bench struct {
 	c          config
-	local      *cluster.Local
+	local      *localcluster.Local
 	admin      *rest.Config
 	cl         client.Client
 	cs         *kubernetes.Clientset
@@ -62,10 +62,10 @@ type bench struct {
 	auditLog   string
 }
 
-func newBench(ctx context.Context, c config, local *cluster.Local, work, managerBin, auditLog string) (*bench, error) {
+func newBench(ctx context.Context, c config, local *localcluster.Local, work, managerBin, auditLog string) (*bench, error) {
 	admin := rest.CopyConfig(local.Config)
 	admin.QPS = -1 // no client-side throttling: set-up should not be what takes the time
-	cl, err := client.New(admin, client.Options{Scheme: manager.Scheme()})
+	cl, err := client.New(admin, client.Options{Scheme: operator.Scheme()})
 	if err != nil {
 		return nil, err
 	}
@@ -82,11 +82,11 @@ func newBench(ctx context.Context, c config, local *cluster.Local, work, manager
 		return nil, fmt.Errorf("adding user %s: %w", managerUser, err)
 	}
 	// An admin kubeconfig beside the logs, to look at the cluster (or profile the API server) meanwhile.
-	if err := cluster.WriteKubeconfig(local.Config, filepath.Join(work, "admin.kubeconfig")); err != nil {
+	if err := localcluster.WriteKubeconfig(local.Config, filepath.Join(work, "admin.kubeconfig")); err != nil {
 		return nil, err
 	}
 	b.kubeconfig = filepath.Join(work, "manager.kubeconfig")
-	if err := cluster.WriteKubeconfig(user.Config(), b.kubeconfig); err != nil {
+	if err := localcluster.WriteKubeconfig(user.Config(), b.kubeconfig); err != nil {
 		return nil, err
 	}
 	return b, nil

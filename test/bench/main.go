@@ -53,7 +53,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 // managerUser is the API server user the manager authenticates as, so the audit log tells its
@@ -142,7 +142,7 @@ func run(ctx context.Context, c config) (_ *results, err error) {
 	if err := os.WriteFile(auditPolicy, []byte(auditPolicyYAML), 0o600); err != nil {
 		return nil, err
 	}
-	local, err := cluster.StartLocal(ctx, cluster.LocalOptions{Configure: func(env *envtest.Environment) error {
+	local, err := localcluster.StartLocal(ctx, localcluster.LocalOptions{Configure: func(env *envtest.Environment) error {
 		env.ControlPlane.GetAPIServer().Configure().
 			Set("audit-log-path", auditLog).
 			Set("audit-policy-file", auditPolicy).

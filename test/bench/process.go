@@ -35,7 +35,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 func envtestUser() envtest.User {
@@ -45,7 +45,7 @@ func envtestUser() envtest.User {
 // buildManager builds ./cmd/manager into out.
 func buildManager(ctx context.Context, out string) error {
 	cmd := exec.CommandContext(ctx, "go", "build", "-o", out, "./cmd/manager")
-	cmd.Dir = cluster.RepoRoot()
+	cmd.Dir = localcluster.RepoRoot()
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("building ./cmd/manager: %w", err)

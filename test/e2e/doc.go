@@ -15,7 +15,7 @@ limitations under the License.
 */
 
 // Package e2e holds the end-to-end tests: envtest's control plane, kwok as the node that runs pods, and
-// the operator started in-process through manager.Run with the real pods/exec client. Hook commands run
+// the operator started in-process through operator.Run with the real pods/exec client. Hook commands run
 // as local processes (kwok's ClusterExec) and append lines to files in a per-test directory, so a test
 // reads back what ran and in what order.
 package e2e

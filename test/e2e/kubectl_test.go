@@ -30,7 +30,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 // kubectlPath finds a kubectl: on PATH, else the one kept with the envtest binaries; "" when none.
@@ -38,7 +38,7 @@ func kubectlPath() string {
 	if p, err := exec.LookPath("kubectl"); err == nil {
 		return p
 	}
-	p := filepath.Join(cluster.AssetsDir(), "kubectl")
+	p := filepath.Join(localcluster.AssetsDir(), "kubectl")
 	if _, err := os.Stat(p); err == nil {
 		return p
 	}
@@ -51,7 +51,7 @@ func kubectl(args ...string) string {
 	GinkgoHelper()
 	path := kubectlPath()
 	if path == "" {
-		Skip("no kubectl on PATH or in " + cluster.AssetsDir() + ": install one to run the kubectl checks")
+		Skip("no kubectl on PATH or in " + localcluster.AssetsDir() + ": install one to run the kubectl checks")
 	}
 	var stdout, stderr bytes.Buffer
 	cmd := exec.CommandContext(ctx, path, append([]string{"--kubeconfig", kwok.Kubeconfig}, args...)...)
@@ -139,7 +139,7 @@ var _ = Describe("kubectl", func() {
 
 	It("lists runs with the RESTORE PHASE HOOKS FAILED AGE columns", func() {
 		if kubectlPath() == "" {
-			Skip("no kubectl on PATH or in " + cluster.AssetsDir() + ": install one to run the kubectl checks")
+			Skip("no kubectl on PATH or in " + localcluster.AssetsDir() + ": install one to run the kubectl checks")
 		}
 		ns, failed, succeeded := finishedRuns()
 
@@ -162,7 +162,7 @@ var _ = Describe("kubectl", func() {
 
 	It("shows FAILED 0 for a run without failures", func() {
 		if kubectlPath() == "" {
-			Skip("no kubectl on PATH or in " + cluster.AssetsDir() + ": install one to run the kubectl checks")
+			Skip("no kubectl on PATH or in " + localcluster.AssetsDir() + ": install one to run the kubectl checks")
 		}
 		ns, _, succeeded := finishedRuns()
 		out := kubectl("get", "rhr", "-n", ns)
@@ -172,7 +172,7 @@ var _ = Describe("kubectl", func() {
 
 	It("explains the exec hook's fields with their descriptions", func() {
 		if kubectlPath() == "" {
-			Skip("no kubectl on PATH or in " + cluster.AssetsDir() + ": install one to run the kubectl checks")
+			Skip("no kubectl on PATH or in " + localcluster.AssetsDir() + ": install one to run the kubectl checks")
 		}
 		var out string
 		// The API server publishes a new CRD's OpenAPI a moment after the CRD is established.

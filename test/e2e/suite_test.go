@@ -32,8 +32,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 const veleroNS = "velero"
@@ -41,8 +41,8 @@ const veleroNS = "velero"
 var (
 	ctx       context.Context
 	cancel    context.CancelFunc
-	local     *cluster.Local
-	kwok      *cluster.Kwok
+	local     *localcluster.Local
+	kwok      *localcluster.Kwok
 	cfg       *rest.Config
 	k8sClient client.Client
 )
@@ -63,13 +63,13 @@ var _ = BeforeSuite(func() {
 
 	start := time.Now()
 	var err error
-	local, err = cluster.StartLocal(ctx, cluster.LocalOptions{Webhooks: true, Kwok: cluster.KwokOptions{Output: GinkgoWriter}})
+	local, err = localcluster.StartLocal(ctx, localcluster.LocalOptions{Webhooks: true, Kwok: localcluster.KwokOptions{Output: GinkgoWriter}})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(local.Stop()).To(Succeed()) })
 	kwok, cfg = local.Kwok, local.Config
 	GinkgoWriter.Printf("envtest + kwok up in %s (kubelet API on 127.0.0.1:%d)\n", time.Since(start), kwok.Port)
 
-	k8sClient, err = client.New(cfg, client.Options{Scheme: manager.Scheme()})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	err = k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: veleroNS}})
 	if !apierrors.IsAlreadyExists(err) {
@@ -91,7 +91,7 @@ var _ = BeforeSuite(func() {
 	go func() {
 		defer GinkgoRecover()
 		defer close(operatorExited)
-		operatorErr = manager.Run(octx, cfg, manager.Options{
+		operatorErr = operator.Run(octx, cfg, operator.Options{
 			MetricsAddr: "0", ProbeAddr: "0", VeleroNamespace: veleroNS,
 			MaxConcurrentExecs: 16, MaxConcurrentRuns: 4, StatusWriteInterval: 20 * time.Millisecond,
 			SkipNameValidation: true,

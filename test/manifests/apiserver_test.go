@@ -26,7 +26,7 @@ import (
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 const fieldOwner = "restore-hook-operator-manifests-test"
@@ -42,7 +42,7 @@ func TestAPIServerAcceptsRenderedManifests(t *testing.T) {
 	objs := rendered(t, renderDefault)
 	all := append(objs, rendered(t, renderSamples)...)
 
-	env, err := cluster.NewEnvironment()
+	env, err := localcluster.NewEnvironment()
 	if err != nil {
 		t.Fatalf("envtest (set KUBEBUILDER_ASSETS or run 'make envtest'): %v", err)
 	}

@@ -44,7 +44,7 @@ import (
 	"sigs.k8s.io/kustomize/kyaml/filesys"
 	"sigs.k8s.io/yaml"
 
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 const (
@@ -77,7 +77,7 @@ var (
 
 // render builds config/<dir> with kustomize's default options, as `kustomize build config/<dir>` does.
 func render(dir string) ([]*unstructured.Unstructured, error) {
-	path := filepath.Join(cluster.RepoRoot(), "config", dir)
+	path := filepath.Join(localcluster.RepoRoot(), "config", dir)
 	resMap, err := krusty.MakeKustomizer(krusty.MakeDefaultOptions()).Run(filesys.MakeFsOnDisk(), path)
 	if err != nil {
 		return nil, fmt.Errorf("kustomize build %s: %w", path, err)

@@ -27,7 +27,7 @@ import (
 	"k8s.io/client-go/rest"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 var _ = Describe("Exec transport faults", func() {
@@ -44,7 +44,7 @@ var _ = Describe("Exec transport faults", func() {
 		proxied := rest.CopyConfig(cfg)
 		proxied.Host = "https://" + proxy.addr()
 		kc := filepath.Join(hookDir(), "kubeconfig")
-		Expect(cluster.WriteKubeconfig(proxied, kc)).To(Succeed())
+		Expect(localcluster.WriteKubeconfig(proxied, kc)).To(Succeed())
 		m := startManager("proxied", managerFlags{webhooks: true, kubeconfig: kc})
 
 		ns, restore, dir := newNamespace(), newRestore(), hookDir()

@@ -41,7 +41,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 // managerProcess is one cmd/manager process.
@@ -277,7 +277,7 @@ func newNamespace() string {
 // newRestore creates a Velero Restore in the Velero namespace, InProgress as while Velero creates pods.
 func newRestore() *velerov1.Restore {
 	GinkgoHelper()
-	r, err := cluster.NewRestore(ctx, k8sClient, veleroNS)
+	r, err := localcluster.NewRestore(ctx, k8sClient, veleroNS)
 	Expect(err).NotTo(HaveOccurred())
 	return r
 }
@@ -285,11 +285,11 @@ func newRestore() *velerov1.Restore {
 // completeRestore marks the Restore Completed, as Velero does when it has restored everything.
 func completeRestore(r *velerov1.Restore) {
 	GinkgoHelper()
-	Expect(cluster.SetRestorePhase(ctx, k8sClient, r, velerov1.RestorePhaseCompleted)).To(Succeed())
+	Expect(localcluster.SetRestorePhase(ctx, k8sClient, r, velerov1.RestorePhaseCompleted)).To(Succeed())
 }
 
 // restoredPod returns (does not create) a pod labelled as restored by r.
-var restoredPod = cluster.RestoredPod
+var restoredPod = localcluster.RestoredPod
 
 // runningPod creates a restored pod on kwok's managed node and waits until kwok has it Running.
 func runningPod(p *corev1.Pod) {

@@ -34,8 +34,8 @@ import (
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
-	"github.com/restorehooks/restore-hook-operator/internal/manager"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
 const veleroNS = "velero"
@@ -43,8 +43,8 @@ const veleroNS = "velero"
 var (
 	ctx       context.Context
 	cancel    context.CancelFunc
-	local     *cluster.Local
-	kwok      *cluster.Kwok
+	local     *localcluster.Local
+	kwok      *localcluster.Kwok
 	cfg       *rest.Config
 	k8sClient client.Client
 	// managerBin is cmd/manager built for this suite; kubeconfig is an admin kubeconfig for it.
@@ -73,12 +73,12 @@ var _ = BeforeSuite(func() {
 	// The binary builds while the control plane starts.
 	managerBin = filepath.Join(dir, "manager")
 	build := exec.CommandContext(ctx, "go", "build", "-o", managerBin, "./cmd/manager")
-	build.Dir = cluster.RepoRoot()
+	build.Dir = localcluster.RepoRoot()
 	build.Stdout, build.Stderr = GinkgoWriter, GinkgoWriter
 	Expect(build.Start()).To(Succeed())
 
 	start := time.Now()
-	local, err = cluster.StartLocal(ctx, cluster.LocalOptions{Webhooks: true, Kwok: cluster.KwokOptions{Output: GinkgoWriter}})
+	local, err = localcluster.StartLocal(ctx, localcluster.LocalOptions{Webhooks: true, Kwok: localcluster.KwokOptions{Output: GinkgoWriter}})
 	Expect(err).NotTo(HaveOccurred())
 	DeferCleanup(func() { Expect(local.Stop()).To(Succeed()) })
 	kwok, cfg = local.Kwok, local.Config
@@ -88,9 +88,9 @@ var _ = BeforeSuite(func() {
 	GinkgoWriter.Printf("manager built in %s\n", time.Since(start))
 
 	kubeconfig = filepath.Join(dir, "kubeconfig")
-	Expect(cluster.WriteKubeconfig(cfg, kubeconfig)).To(Succeed())
+	Expect(localcluster.WriteKubeconfig(cfg, kubeconfig)).To(Succeed())
 
-	k8sClient, err = client.New(cfg, client.Options{Scheme: manager.Scheme()})
+	k8sClient, err = client.New(cfg, client.Options{Scheme: operator.Scheme()})
 	Expect(err).NotTo(HaveOccurred())
 	err = k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: veleroNS}})
 	if !apierrors.IsAlreadyExists(err) {

@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package cluster
+package localcluster
 
 // kwok (Kubernetes WithOut Kubelet) stands in for the kubelet: it simulates the lifecycle of the pods
 // bound to the nodes it manages and serves the kubelet API, so `pods/exec` through the API server runs
@@ -417,7 +417,7 @@ func (k *Kwok) createNodes(ctx context.Context) error {
 		unmanaged.Status.DaemonEndpoints.KubeletEndpoint.Port = int32(k.Port) //nolint:gosec // a TCP port
 		unmanaged.Status.Conditions = []corev1.NodeCondition{{
 			Type: corev1.NodeReady, Status: corev1.ConditionTrue, Reason: "KubeletReady",
-			Message:           "status written by test/cluster; kwok serves its kubelet API",
+			Message:           "status written by internal/localcluster; kwok serves its kubelet API",
 			LastHeartbeatTime: now, LastTransitionTime: now,
 		}}
 		unmanaged.Status.Phase = corev1.NodeRunning

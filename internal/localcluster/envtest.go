@@ -17,7 +17,7 @@ limitations under the License.
 // Package cluster starts the pieces of a local Kubernetes control plane that tests, benchmarks and
 // `make run-local` share: envtest's kube-apiserver and etcd with this project's CRDs and Velero's Restore
 // CRD installed.
-package cluster
+package localcluster
 
 import (
 	"fmt"

@@ -17,7 +17,7 @@ limitations under the License.
 // Package manager wires the operator together: the controller-runtime manager, the reconciler, the
 // exec client and the webhook server. cmd/manager, the end-to-end tests, the benchmark and
 // `make run-local` all start the operator through Run, so they exercise the same code path.
-package manager
+package operator
 
 import (
 	"context"
@@ -30,7 +30,6 @@ import (
 
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"k8s.io/apimachinery/pkg/runtime"
-	"k8s.io/apimachinery/pkg/util/sets"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -44,6 +43,7 @@ import (
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/controllers"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
+	"github.com/restorehooks/restore-hook-operator/internal/scope"
 	opwebhook "github.com/restorehooks/restore-hook-operator/internal/webhook"
 )
 
@@ -227,12 +227,12 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		return fmt.Errorf("setting up the RestoreHookRun controller: %w", err)
 	}
 	if !o.DisableWebhooks {
-		scope := opwebhook.Scope{AdminNamespaces: sets.New(o.adminNamespaces()...)}
-		if err := (&opwebhook.RunValidator{Client: mgr.GetClient(), Scope: scope}).SetupWithManager(mgr); err != nil {
+		runScope := scope.New(o.adminNamespaces()...)
+		if err := (&opwebhook.RunValidator{Client: mgr.GetClient(), Scope: runScope}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the RestoreHookRun validating webhook: %w", err)
 		}
 		mgr.GetWebhookServer().Register(opwebhook.PodMutatorPath, &webhook.Admission{Handler: &opwebhook.PodMutator{
-			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), Scope: scope,
+			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), Scope: runScope,
 		}})
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

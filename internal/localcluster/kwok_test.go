@@ -14,7 +14,7 @@ See the License for the specific language governing permissions and
 limitations under the License.
 */
 
-package cluster_test
+package localcluster_test
 
 import (
 	"context"
@@ -29,7 +29,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
-	"github.com/restorehooks/restore-hook-operator/test/cluster"
+	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 )
 
 // TestKwok checks what the end-to-end tests rely on: a pod on the managed node goes Running by itself;
@@ -39,7 +39,7 @@ func TestKwok(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	// envtest and kwok started separately (StartLocal does both; the e2e suite uses it), to time each.
-	env, err := cluster.NewEnvironment()
+	env, err := localcluster.NewEnvironment()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestKwok(t *testing.T) {
 	})
 	t.Logf("envtest up in %s", time.Since(start).Round(time.Millisecond))
 	start = time.Now()
-	k, err := cluster.StartKwok(ctx, cfg, cluster.KwokOptions{})
+	k, err := localcluster.StartKwok(ctx, cfg, localcluster.KwokOptions{})
 	if err != nil {
 		t.Fatal(err)
 	}
