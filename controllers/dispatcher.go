@@ -26,7 +26,6 @@ import (
 
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/utils/clock"
-	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/event"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
@@ -54,7 +53,6 @@ type dispatcher struct {
 	running  int // dispatched hooks, queued or running
 	inflight map[types.UID]map[plan.RecordKey]*dispatched
 	done     map[types.UID][]plan.Attempt
-	byName   map[types.NamespacedName]types.UID
 	// unsent are starts whose status write failed without saying whether it landed (a timeout, a
 	// server error): their Running record may be persisted while their command was never sent.
 	unsent map[types.UID]map[plan.RecordKey]unsentStart
@@ -93,7 +91,6 @@ func newDispatcher(e exec.Executor, c clock.PassiveClock, streams, queue int) *d
 		inflight: map[types.UID]map[plan.RecordKey]*dispatched{},
 		paused:   map[types.UID]chan struct{}{},
 		done:     map[types.UID][]plan.Attempt{},
-		byName:   map[types.NamespacedName]types.UID{},
 		unsent:   map[types.UID]map[plan.RecordKey]unsentStart{},
 	}
 	if streams > 0 {
@@ -274,14 +271,12 @@ func (d *dispatcher) ack(run types.UID, persisted []plan.Attempt) {
 // start dispatches a hook whose Running record is persisted: its command is sent once a stream is free.
 func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOutput bool) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	name := client.ObjectKeyFromObject(run)
 	h := &dispatched{cancel: cancel}
 	d.mu.Lock()
 	if d.inflight[run.UID] == nil {
 		d.inflight[run.UID] = map[plan.RecordKey]*dispatched{}
 	}
 	d.inflight[run.UID][s.Key] = h
-	d.byName[name] = run.UID
 	d.running++
 	d.mu.Unlock()
 
@@ -377,20 +372,15 @@ func (d *dispatcher) giveBackLocked() {
 }
 
 // forget cancels a deleted run's execs and drops its state.
-func (d *dispatcher) forget(name types.NamespacedName) {
+func (d *dispatcher) forget(uid types.UID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	uid, ok := d.byName[name]
-	if !ok {
-		return
-	}
 	for _, h := range d.inflight[uid] {
 		h.cancel(errForgotten)
 	}
 	d.resumeLocked(uid)
 	delete(d.done, uid)
 	delete(d.unsent, uid)
-	delete(d.byName, name)
 }
 
 // attemptFrom turns an exec result into an attempt for the planner.

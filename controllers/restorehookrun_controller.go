@@ -134,7 +134,10 @@ type RestoreHookRunReconciler struct {
 	scope    scope.Scope
 	phases   runPhases
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// uids is the run each name was last seen as: a run deleted and created again under its name (one
+	// request may cover both) is told apart by its UID, so the old one's execs and state are dropped.
+	uids      map[types.NamespacedName]types.UID
 	lastWrite map[types.UID]time.Time
 	latest    map[types.UID]*v1alpha1.RestoreHookRun
 
@@ -182,6 +185,33 @@ func CacheOptions() cache.Options {
 
 // SetupWithManager registers the reconciler, its indexes and its watches.
 func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
+	r.setDefaults()
+	ctx := context.Background()
+	idx := mgr.GetFieldIndexer()
+	if err := idx.IndexField(ctx, &corev1.Pod{}, podRestoreIndex, podRestoreIndexValue); err != nil {
+		return fmt.Errorf("indexing pods by restore: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.RestoreHookRun{}, runRestoreLabelIndex, runRestoreLabelIndexValue); err != nil {
+		return fmt.Errorf("indexing runs by restore label: %w", err)
+	}
+	if err := idx.IndexField(ctx, &v1alpha1.RestoreHookRun{}, runRestoreIndex, r.runRestoreIndexValue); err != nil {
+		return fmt.Errorf("indexing runs by restore: %w", err)
+	}
+
+	return ctrl.NewControllerManagedBy(mgr).
+		For(&v1alpha1.RestoreHookRun{}, builder.WithPredicates(predicate.Or(
+			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletedOrCreated()))).
+		Watches(&velerov1.Restore{}, handler.EnqueueRequestsFromMapFunc(r.runsForRestore)).
+		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.runsForPod)).
+		WatchesRawSource(source.Channel(r.dispatch.notify, &handler.EnqueueRequestForObject{})).
+		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
+			SkipNameValidation: &r.Options.SkipNameValidation}).
+		Named("restorehookrun").
+		Complete(r)
+}
+
+// setDefaults fills in the options left empty and makes the per-run state.
+func (r *RestoreHookRunReconciler) setDefaults() {
 	if r.Clock == nil {
 		r.Clock = clock.RealClock{}
 	}
@@ -196,42 +226,29 @@ func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		r.scope.AdminNamespaces.Insert(r.Options.VeleroNamespace)
 	}
 	r.dispatch = newDispatcher(r.Exec, r.Clock, r.Options.MaxConcurrentExecs, r.Options.MaxQueuedExecs)
+	r.uids = map[types.NamespacedName]types.UID{}
 	r.lastWrite = map[types.UID]time.Time{}
 	r.latest = map[types.UID]*v1alpha1.RestoreHookRun{}
 	r.successEvents = flowcontrol.NewTokenBucketPassiveRateLimiterWithClock(successEventsPerSecond, successEventBurst, r.Clock)
 	r.suppressed = map[types.UID]int{}
+}
 
-	ctx := context.Background()
-	idx := mgr.GetFieldIndexer()
-	if err := idx.IndexField(ctx, &corev1.Pod{}, podRestoreIndex, func(o client.Object) []string {
-		if v := o.GetLabels()[velerov1.RestoreNameLabel]; v != "" {
-			return []string{v}
-		}
-		return nil
-	}); err != nil {
-		return fmt.Errorf("indexing pods by restore: %w", err)
+// podRestoreIndexValue indexes a pod by the restore-name label Velero puts on it.
+func podRestoreIndexValue(o client.Object) []string {
+	if v := o.GetLabels()[velerov1.RestoreNameLabel]; v != "" {
+		return []string{v}
 	}
-	if err := idx.IndexField(ctx, &v1alpha1.RestoreHookRun{}, runRestoreLabelIndex, func(o client.Object) []string {
-		return []string{label.GetValidName(o.(*v1alpha1.RestoreHookRun).Spec.RestoreRef.Name)}
-	}); err != nil {
-		return fmt.Errorf("indexing runs by restore label: %w", err)
-	}
-	if err := idx.IndexField(ctx, &v1alpha1.RestoreHookRun{}, runRestoreIndex, func(o client.Object) []string {
-		return []string{r.restoreKey(o.(*v1alpha1.RestoreHookRun)).String()}
-	}); err != nil {
-		return fmt.Errorf("indexing runs by restore: %w", err)
-	}
+	return nil
+}
 
-	return ctrl.NewControllerManagedBy(mgr).
-		For(&v1alpha1.RestoreHookRun{}, builder.WithPredicates(predicate.Or(
-			predicate.GenerationChangedPredicate{}, predicate.AnnotationChangedPredicate{}, deletedOrCreated()))).
-		Watches(&velerov1.Restore{}, handler.EnqueueRequestsFromMapFunc(r.runsForRestore)).
-		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.runsForPod)).
-		WatchesRawSource(source.Channel(r.dispatch.notify, &handler.EnqueueRequestForObject{})).
-		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
-			SkipNameValidation: &r.Options.SkipNameValidation}).
-		Named("restorehookrun").
-		Complete(r)
+// runRestoreLabelIndexValue indexes a run by the label value its restored pods carry.
+func runRestoreLabelIndexValue(o client.Object) []string {
+	return []string{label.GetValidName(o.(*v1alpha1.RestoreHookRun).Spec.RestoreRef.Name)}
+}
+
+// runRestoreIndexValue indexes a run by the namespace/name of its Restore.
+func (r *RestoreHookRunReconciler) runRestoreIndexValue(o client.Object) []string {
+	return []string{r.restoreKey(o.(*v1alpha1.RestoreHookRun)).String()}
 }
 
 // deletedOrCreated lets create and delete events of runs through; status-only updates are our own
@@ -295,158 +312,222 @@ func explicitlyTargets(spec *v1alpha1.RestoreHookRunSpec, namespace string) bool
 	return false
 }
 
-// Reconcile runs one pass for a run: observe, decide, write status, start execs.
+// observation is what one pass knows about a run: the run, its Restore and the pods in scope, all read
+// from the cache and read-only (the planner never mutates its input).
+type observation struct {
+	run       *v1alpha1.RestoreHookRun
+	restore   *velerov1.Restore // nil while it does not exist
+	pods      []*corev1.Pod     // restored pods the run may touch
+	forbidden []*corev1.Pod     // restored pods its specs name outright but it may not touch
+	now       time.Time
+}
+
+// decision is what one pass decided: the status to write and the hooks to start once it is written.
+type decision struct {
+	next        *v1alpha1.RestoreHookRun
+	out         plan.Output
+	phase       phaseDecision
+	attempts    []plan.Attempt // exec results this status persists
+	restoreGone bool
+	written     bool // the status changed and was written: its starts and transitions are to act on
+}
+
+func (d *decision) recordOutput() bool {
+	return d.next.Spec.RecordOutput == nil || *d.next.Spec.RecordOutput
+}
+
+// Reconcile runs one pass for a run: observe, decide, record the decision in the status, then act on it
+// (start execs, emit events).
 func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Request) (ctrl.Result, error) {
-	log := logf.FromContext(ctx)
-	// The run is read-only in a pass (next, below, is the copy it changes): no deep copy from the cache,
-	// which for a run of thousands of records would be megabytes on every wake-up.
-	cached := &v1alpha1.RestoreHookRun{}
-	if err := r.Get(ctx, req.NamespacedName, cached, client.UnsafeDisableDeepCopy); err != nil {
-		if apierrors.IsNotFound(err) {
-			r.dispatch.forget(req.NamespacedName)
-			return ctrl.Result{}, nil
-		}
-		return ctrl.Result{}, fmt.Errorf("getting run %s: %w", req.NamespacedName, err)
-	}
-	run := r.freshest(cached)
-	if run.DeletionTimestamp != nil {
-		r.dispatch.forget(req.NamespacedName)
-		return ctrl.Result{}, nil
+	run, err := r.getRun(ctx, req.NamespacedName)
+	if run == nil || err != nil {
+		return ctrl.Result{}, err
 	}
 	if run.Status.Phase.IsTerminal() && !r.dispatch.busy(run.UID) {
 		r.phases.set(run.UID, run.Status.Phase)
 		return ctrl.Result{}, nil
 	}
 	now := r.Clock.Now()
-
-	// Space status writes: a pass inside the interval waits for its end, so results coalesce.
-	r.mu.Lock()
-	last := r.lastWrite[run.UID]
-	r.mu.Unlock()
-	if wait := r.Options.MinWriteInterval - now.Sub(last); wait > 0 {
+	if wait := r.writePacing(run.UID, now); wait > 0 {
 		return ctrl.Result{RequeueAfter: wait}, nil
+	}
+	obs, err := r.observe(ctx, run, now)
+	if err != nil {
+		return ctrl.Result{}, err
+	}
+	d := r.decide(obs)
+	if res, err, written := r.record(ctx, obs, d); !written {
+		return res, err
+	}
+	r.act(ctx, obs, d)
+	logf.FromContext(ctx).V(1).Info("Reconciled run", "phase", d.next.Status.Phase, "started", len(d.out.Starts),
+		"summary", d.next.Status.Summary)
+	if d.next.Status.Phase.IsTerminal() {
+		return ctrl.Result{}, nil
+	}
+	return ctrl.Result{RequeueAfter: requeueAfter(now, d.out.NextCheck, d.phase.recheck)}, nil
+}
+
+// getRun returns the run to reconcile, or nil when there is none to act on: a run that is gone or being
+// deleted is forgotten, and so is an older run that had the same name.
+func (r *RestoreHookRunReconciler) getRun(ctx context.Context, name types.NamespacedName) (*v1alpha1.RestoreHookRun, error) {
+	// The run is read-only in a pass (decide works on a copy): no deep copy from the cache, which for a
+	// run of thousands of records would be megabytes on every wake-up.
+	cached := &v1alpha1.RestoreHookRun{}
+	if err := r.Get(ctx, name, cached, client.UnsafeDisableDeepCopy); err != nil {
+		if apierrors.IsNotFound(err) {
+			r.forgetName(name, "")
+			return nil, nil
+		}
+		return nil, fmt.Errorf("getting run %s: %w", name, err)
+	}
+	r.forgetName(name, cached.UID)
+	if cached.DeletionTimestamp != nil {
+		r.forgetName(name, "")
+		return nil, nil
+	}
+	return r.freshest(cached), nil
+}
+
+// writePacing returns how long a pass must wait before it may write the run's status again.
+func (r *RestoreHookRunReconciler) writePacing(uid types.UID, now time.Time) time.Duration {
+	r.mu.Lock()
+	last := r.lastWrite[uid]
+	r.mu.Unlock()
+	// Space status writes: a pass inside the interval waits for its end, so results coalesce.
+	if wait := r.Options.MinWriteInterval - now.Sub(last); wait > 0 {
+		return wait
 	}
 	// While hooks of this run wait in the exec queue, a write could only add starts behind them: let
 	// results batch up, and write at most every queuedWriteInterval to show progress. A failure is
 	// written at once (it may abort the run, which takes the queued hooks back).
-	if r.dispatch.queued(run.UID) > 0 && !r.dispatch.failing(run.UID) {
-		if wait := queuedWriteInterval - now.Sub(last); wait > 0 {
-			return ctrl.Result{RequeueAfter: wait}, nil
-		}
+	if r.dispatch.queued(uid) > 0 && !r.dispatch.failing(uid) {
+		return queuedWriteInterval - now.Sub(last)
 	}
+	return 0
+}
 
+// observe reads the run's Restore and the restored pods it may touch.
+func (r *RestoreHookRunReconciler) observe(ctx context.Context, run *v1alpha1.RestoreHookRun, now time.Time) (*observation, error) {
+	obs := &observation{run: run, now: now}
 	restore := &velerov1.Restore{}
 	if err := r.Get(ctx, r.restoreKey(run), restore); err != nil {
 		if !apierrors.IsNotFound(err) {
-			return ctrl.Result{}, fmt.Errorf("getting restore %s: %w", r.restoreKey(run), err)
+			return nil, fmt.Errorf("getting restore %s: %w", r.restoreKey(run), err)
 		}
-		restore = nil
+	} else {
+		obs.restore = restore
 	}
-
 	// Pods are found by the label Velero puts on them, which names the Restore; they outlive it.
-	var pods, forbidden []*corev1.Pod
 	var list corev1.PodList
-	// Read-only from here on (the planner never mutates its input): no deep copy of every pod per pass.
+	// Read-only from here on: no deep copy of every pod per pass.
 	if err := r.List(ctx, &list, client.MatchingFields{podRestoreIndex: label.GetValidName(run.Spec.RestoreRef.Name)},
 		client.UnsafeDisableDeepCopy); err != nil {
-		return ctrl.Result{}, fmt.Errorf("listing pods of restore %s: %w", run.Spec.RestoreRef.Name, err)
+		return nil, fmt.Errorf("listing pods of restore %s: %w", run.Spec.RestoreRef.Name, err)
 	}
 	for i := range list.Items {
 		p := &list.Items[i]
 		switch {
 		case r.scope.MayTouch(run.Namespace, p.Namespace):
-			pods = append(pods, p)
+			obs.pods = append(obs.pods, p)
 		case explicitlyTargets(&run.Spec, p.Namespace):
-			forbidden = append(forbidden, p)
+			obs.forbidden = append(obs.forbidden, p)
 		}
 	}
+	return obs, nil
+}
 
-	next := run.DeepCopy()
-	st := &next.Status
+// decide computes the run's next status from what was observed and what the dispatcher holds: the
+// planner's records, the bound on their size, counters, phase and conditions. It writes nothing.
+func (r *RestoreHookRunReconciler) decide(obs *observation) *decision {
+	run, now := obs.run, obs.now
+	d := &decision{next: run.DeepCopy()}
+	st := &d.next.Status
 	if st.StartTime == nil {
 		t := metav1.NewTime(now)
 		st.StartTime = &t
 	}
 	maxWait := hook.ResolveMaxWait(&run.Spec)
 	r.dispatch.sendLanded(run)
-	attempts := r.dispatch.attempts(run.UID)
-	out := plan.Output{Records: st.Hooks, AbortedBy: st.AbortedBy}
-	restoreGone := restore == nil && st.RestorePhase != ""
-	if restore != nil || restoreGone {
+	d.attempts = r.dispatch.attempts(run.UID)
+	d.out = plan.Output{Records: st.Hooks, AbortedBy: st.AbortedBy}
+	d.restoreGone = obs.restore == nil && st.RestorePhase != ""
+	if obs.restore != nil || d.restoreGone {
 		folded := make(map[types.UID]bool, len(st.FoldedPods))
 		for _, uid := range st.FoldedPods {
 			folded[uid] = true
 		}
 		capacity := r.dispatch.free()
-		if restoreGone {
+		if d.restoreGone {
 			capacity = 0 // the run is over: record what finishes, start nothing
 		}
-		out = plan.Decide(plan.Input{
+		d.out = plan.Decide(plan.Input{
 			Spec: &run.Spec, Records: st.Hooks, FoldedPods: folded, AbortedBy: st.AbortedBy,
-			RunStart: st.StartTime.Time, Pods: pods, Forbidden: forbidden, InFlight: r.dispatch.inFlight(run.UID),
-			Attempts: attempts, Now: now, MaxWait: maxWait, Capacity: capacity,
-			RecordOutput: run.Spec.RecordOutput == nil || *run.Spec.RecordOutput,
+			RunStart: st.StartTime.Time, Pods: obs.pods, Forbidden: obs.forbidden, InFlight: r.dispatch.inFlight(run.UID),
+			Attempts: d.attempts, Now: now, MaxWait: maxWait, Capacity: capacity, RecordOutput: d.recordOutput(),
 		})
 	}
-	st.Hooks, st.AbortedBy = out.Records, out.AbortedBy
-	if restoreGone {
+	st.Hooks, st.AbortedBy = d.out.Records, d.out.AbortedBy
+	if d.restoreGone {
 		// Hooks not started never will be. Hooks already executing finish and are recorded before the run
 		// ends Failed: a terminal run is never looked at again, so a Running record in it would stay so.
 		skipUnstarted(st.Hooks, now)
 	}
-	if restore != nil {
-		st.RestorePhase = string(restore.Status.Phase)
+	if obs.restore != nil {
+		st.RestorePhase = string(obs.restore.Status.Phase)
 	}
-	st.PodsInScope = int32(len(pods))
+	st.PodsInScope = int32(len(obs.pods))
 	// Counters come from every record the planner holds; the bound may then leave some out of the status.
 	c := countRecords(st.Hooks, omissionOf(st))
 	var o omission
 	st.Hooks, st.FoldedPods, o = boundRecords(st.Hooks, st.FoldedPods, omissionOf(st), statusBudget)
 	setOmission(st, o)
 
-	decision := decidePhase(phaseInput{
-		prev: run.Status.Phase, restore: restore, everSeen: run.Status.RestorePhase != "",
-		created: run.CreationTimestamp.Time, maxWait: maxWait, podsInScope: len(pods),
+	d.phase = decidePhase(phaseInput{
+		prev: run.Status.Phase, restore: obs.restore, everSeen: run.Status.RestorePhase != "",
+		created: run.CreationTimestamp.Time, maxWait: maxWait, podsInScope: len(obs.pods),
 		unfinished: int(c.pending), failed: int(c.failed + c.skipped), now: now,
 	})
-	st.Phase = decision.phase
-	if decision.phase.IsTerminal() && st.CompletionTime == nil {
+	st.Phase = d.phase.phase
+	if st.Phase.IsTerminal() && st.CompletionTime == nil {
 		t := metav1.NewTime(now)
 		st.CompletionTime = &t
 	}
 	setCounters(st, c)
-	setConditions(st, decision, c, run.Generation)
+	setConditions(st, d.phase, c, run.Generation)
 	st.ObservedGeneration = run.Generation
+	return d
+}
 
-	if !equality.Semantic.DeepEqual(run.Status, next.Status) {
-		if err := r.Status().Update(ctx, next); err != nil {
-			if apierrors.IsConflict(err) {
-				// Our view was stale (usually: the cache had not caught up with our own last write).
-				// Nothing was started; decide again on fresh data.
-				r.forgetLatest(run.UID)
-				return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil
-			}
-			// The write may have landed all the same (a timeout): a later pass that finds these hooks
-			// persisted Running sends them then, rather than calling them Interrupted.
-			r.dispatch.holdUnsent(next, out.Starts, run.Spec.RecordOutput == nil || *run.Spec.RecordOutput)
-			return ctrl.Result{}, fmt.Errorf("writing status of run %s: %w", req.NamespacedName, err)
+// record writes the decided status (when it changed) with optimistic concurrency. It reports whether the
+// pass may act on the decision; when not, the result and error say when to try again.
+func (r *RestoreHookRunReconciler) record(ctx context.Context, obs *observation, d *decision) (ctrl.Result, error, bool) {
+	run := obs.run
+	if equality.Semantic.DeepEqual(run.Status, d.next.Status) {
+		r.dispatch.ack(run.UID, d.attempts)
+		r.settleQueue(run.UID, &d.next.Status, d.restoreGone)
+		r.phases.set(run.UID, d.next.Status.Phase)
+		return ctrl.Result{}, nil, true
+	}
+	if err := r.Status().Update(ctx, d.next); err != nil {
+		if apierrors.IsConflict(err) {
+			// Our view was stale (usually: the cache had not caught up with our own last write).
+			// Nothing was started; decide again on fresh data.
+			r.forgetLatest(run.UID)
+			return ctrl.Result{RequeueAfter: 10 * time.Millisecond}, nil, false
 		}
-		r.dispatch.dropUnsent(run.UID)
-		r.remember(next, now)
-		r.dispatch.ack(run.UID, attempts)
-		r.settleQueue(run.UID, &next.Status, restoreGone)
-		r.afterWrite(ctx, run, next, out, decision)
-	} else {
-		r.dispatch.ack(run.UID, attempts)
-		r.settleQueue(run.UID, &next.Status, restoreGone)
+		// The write may have landed all the same (a timeout): a later pass that finds these hooks
+		// persisted Running sends them then, rather than calling them Interrupted.
+		r.dispatch.holdUnsent(d.next, d.out.Starts, d.recordOutput())
+		return ctrl.Result{}, fmt.Errorf("writing status of run %s: %w", client.ObjectKeyFromObject(run), err), false
 	}
-	r.phases.set(run.UID, st.Phase)
-	log.V(1).Info("Reconciled run", "phase", st.Phase, "started", len(out.Starts), "summary", st.Summary)
-
-	if st.Phase.IsTerminal() {
-		return ctrl.Result{}, nil
-	}
-	return ctrl.Result{RequeueAfter: requeueAfter(now, out.NextCheck, decision.recheck)}, nil
+	r.dispatch.dropUnsent(run.UID)
+	r.remember(d.next, obs.now)
+	r.dispatch.ack(run.UID, d.attempts)
+	r.settleQueue(run.UID, &d.next.Status, d.restoreGone)
+	r.phases.set(run.UID, d.next.Status.Phase)
+	d.written = true
+	return ctrl.Result{}, nil, true
 }
 
 // settleQueue acts on the run's queued hooks once its status is persisted: a run that aborted, or whose
@@ -460,9 +541,13 @@ func (r *RestoreHookRunReconciler) settleQueue(uid types.UID, st *v1alpha1.Resto
 	r.dispatch.resume(uid)
 }
 
-// afterWrite acts on a persisted pass: starts execs, emits events, counts metrics.
-func (r *RestoreHookRunReconciler) afterWrite(ctx context.Context, run, next *v1alpha1.RestoreHookRun, out plan.Output, d phaseDecision) {
-	recordOutput := run.Spec.RecordOutput == nil || *run.Spec.RecordOutput
+// act carries out a persisted decision: starts execs, emits events, counts metrics. A decision that
+// changed nothing has nothing to act on.
+func (r *RestoreHookRunReconciler) act(ctx context.Context, obs *observation, d *decision) {
+	if !d.written {
+		return
+	}
+	run, next, out, recordOutput := obs.run, d.next, d.out, d.recordOutput()
 	var records map[plan.RecordKey]*v1alpha1.HookRecord
 	if len(out.Starts) > 0 {
 		records = make(map[plan.RecordKey]*v1alpha1.HookRecord, len(next.Status.Hooks))
@@ -520,7 +605,7 @@ func (r *RestoreHookRunReconciler) afterWrite(ctx context.Context, run, next *v1
 		case v1alpha1.RunPhaseFailed:
 			reason, typ = "RunFailed", corev1.EventTypeWarning
 		}
-		msg := d.message
+		msg := d.phase.message
 		if msg == "" {
 			msg = fmt.Sprintf("%s hooks succeeded, %d failed, %d skipped", next.Status.Summary,
 				next.Status.HooksFailed, next.Status.HooksSkipped)
@@ -569,6 +654,33 @@ func (r *RestoreHookRunReconciler) remember(run *v1alpha1.RestoreHookRun, at tim
 	if run.Status.Phase.IsTerminal() {
 		delete(r.latest, run.UID)
 	}
+}
+
+// forgetName notes that name is now the run uid ("": no run), and forgets the run it named before, if
+// it was another: its execs are cancelled and its state and gauge entry dropped.
+func (r *RestoreHookRunReconciler) forgetName(name types.NamespacedName, uid types.UID) {
+	r.mu.Lock()
+	old, known := r.uids[name]
+	if uid == "" {
+		delete(r.uids, name)
+	} else {
+		r.uids[name] = uid
+	}
+	r.mu.Unlock()
+	if known && old != uid {
+		r.forgetRun(old)
+	}
+}
+
+// forgetRun drops everything this process holds for a run that is gone.
+func (r *RestoreHookRunReconciler) forgetRun(uid types.UID) {
+	r.dispatch.forget(uid)
+	r.mu.Lock()
+	delete(r.lastWrite, uid)
+	delete(r.latest, uid)
+	delete(r.suppressed, uid)
+	r.mu.Unlock()
+	r.phases.set(uid, "")
 }
 
 func (r *RestoreHookRunReconciler) forgetLatest(uid types.UID) {
