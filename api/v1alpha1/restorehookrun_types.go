@@ -417,6 +417,10 @@ type HookRecord struct {
 	Source HookSource `json:"source"`
 	// type is Exec or Init.
 	Type HookType `json:"type"`
+	// onError is the exec hook's error mode when it is Fail (Continue is left out): kept with the record so
+	// that a Fail hook whose pod is gone still aborts the run.
+	// +optional
+	OnError HookErrorMode `json:"onError,omitempty"`
 	// phase is Pending, Waiting, Running, Succeeded, Failed or Skipped.
 	Phase HookPhase `json:"phase"`
 	// reason says why the hook failed or was skipped.
@@ -539,6 +543,9 @@ type RestoreHookRunStatus struct {
 // +kubebuilder:object:root=true
 // +kubebuilder:subresource:status
 // +kubebuilder:resource:shortName=rhr,categories=restorehooks
+// Once a run has left Pending, what decides which hooks run is fixed: records are keyed by a hook's place
+// in spec.hooks, so an edit could give a finished hook a new key and run it again.
+// +kubebuilder:validation:XValidation:rule="!has(oldSelf.status) || !has(oldSelf.status.phase) || oldSelf.status.phase == 'Pending' || (self.spec.restoreRef == oldSelf.spec.restoreRef && (has(self.spec.podAnnotations) ? self.spec.podAnnotations : 'Honor') == (has(oldSelf.spec.podAnnotations) ? oldSelf.spec.podAnnotations : 'Honor') && has(self.spec.hooks) == has(oldSelf.spec.hooks) && (!has(self.spec.hooks) || self.spec.hooks == oldSelf.spec.hooks))",message="spec.hooks, spec.restoreRef and spec.podAnnotations cannot change once the run has started (hook records are keyed by each hook's place in spec.hooks, so an edit could run a finished hook again): create a new RestoreHookRun instead"
 // +kubebuilder:printcolumn:name="Restore",type=string,JSONPath=`.spec.restoreRef.name`
 // +kubebuilder:printcolumn:name="Phase",type=string,JSONPath=`.status.phase`
 // +kubebuilder:printcolumn:name="Hooks",type=string,JSONPath=`.status.summary`,description="succeeded/total hooks"

@@ -199,13 +199,16 @@ func (d *decider) resolve() {
 			h := &ps.hooks[i]
 			key := RecordKey{PodUID: pod.UID, Key: h.Key}
 			ps.byKey[key] = h
-			if _, ok := d.pos[key]; ok {
-				continue
+			_, known := d.pos[key]
+			if !known {
+				d.addRecord(pod, key, v1alpha1.HookTypeExec)
 			}
-			d.addRecord(pod, key, v1alpha1.HookTypeExec)
-			if h.Problem != nil {
+			if h.OnError == v1alpha1.HookErrorModeFail {
+				d.rec(key).OnError = h.OnError // also for records written before the field existed
+			}
+			if !known && h.Problem != nil {
 				d.finish(d.rec(key), v1alpha1.HookPhaseFailed, h.Problem.Reason, h.Problem.Message)
-				d.failed(pod, h)
+				d.failed(d.rec(key))
 			}
 		}
 		d.resolveInit(ps)
@@ -317,9 +320,7 @@ func (d *decider) applyAttempt(r *v1alpha1.HookRecord, a Attempt) {
 		msg = fmt.Sprintf("attempt %d of %d: %s", r.Attempts, r.Attempts, msg)
 	}
 	d.finishAt(r, v1alpha1.HookPhaseFailed, a.Reason, Truncate(msg, MaxMessage), a.Finished)
-	if h != nil {
-		d.failed(d.pods[a.Key.PodUID].pod, h)
-	}
+	d.failed(r)
 }
 
 // settlePods applies what happens to hooks that have not started: their pod went away or terminated,
@@ -338,6 +339,7 @@ func (d *decider) settlePods() {
 		if !present[r.PodUID] && !d.in.FoldedPods[r.PodUID] {
 			d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonPodDeleted,
 				fmt.Sprintf("pod %s was deleted before the hook ran", r.Pod))
+			d.failed(r)
 			continue
 		}
 		ps := d.pods[r.PodUID]
@@ -355,12 +357,12 @@ func (d *decider) settlePods() {
 		case pod.DeletionTimestamp != nil:
 			d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonPodDeleted,
 				fmt.Sprintf("pod %s is being deleted; the hook was not executed", r.Pod))
-			d.failed(pod, h)
+			d.failed(r)
 			continue
 		case pod.Status.Phase == corev1.PodSucceeded || pod.Status.Phase == corev1.PodFailed:
 			d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonPodTerminated,
 				fmt.Sprintf("pod %s reached phase %s before the hook ran", r.Pod, pod.Status.Phase))
-			d.failed(pod, h)
+			d.failed(r)
 			continue
 		}
 		// A hook never attempted waits from when its pod was first seen (Velero's rule); a hook waiting to
@@ -375,7 +377,7 @@ func (d *decider) settlePods() {
 				"container %s was not %s, or earlier hooks of the pod had not finished, within the wait timeout of %s (counted from %s); the hook was not executed",
 				h.Container, upWord(hook.ContainerWaitsForReady(ps.hooks, h.Container)), h.WaitTimeout,
 				start.UTC().Format(time.RFC3339)))
-			d.failed(pod, h)
+			d.failed(r)
 			continue
 		}
 		d.schedule(deadline)
@@ -400,13 +402,14 @@ func (d *decider) waitStart(pod *corev1.Pod) time.Time {
 	return start.Truncate(time.Second).Add(time.Second)
 }
 
-// failed notes that a hook ended Failed; under onError Fail that aborts the run.
-func (d *decider) failed(pod *corev1.Pod, h *hook.ExecHook) {
-	if h.OnError != v1alpha1.HookErrorModeFail || d.abortedBy != "" {
+// failed notes that a hook ended Failed; under onError Fail that aborts the run. It reads the error mode
+// from the record, so it works when the hook's pod, and with it the declaration, is gone.
+func (d *decider) failed(r *v1alpha1.HookRecord) {
+	if r.OnError != v1alpha1.HookErrorModeFail || d.abortedBy != "" {
 		return
 	}
-	d.abortedBy = Truncate(fmt.Sprintf("%s/%s: hook %s[%d.%d] in container %s failed with onError Fail",
-		pod.Namespace, pod.Name, h.Hook, h.ResourceIndex, h.Index, h.Container), MaxMessage)
+	d.abortedBy = Truncate(fmt.Sprintf("%s: hook %s[%d.%d] in container %s failed with onError Fail",
+		r.Pod, r.Hook, r.ResourceIndex, r.Index, r.Container), MaxMessage)
 }
 
 // abort skips every hook not started yet once a Fail hook has failed, in every pod of the run.

@@ -478,6 +478,42 @@ func TestErrorModes(t *testing.T) {
 		}
 	})
 
+	// Issue 19 (2): a Fail hook whose pod is gone when the operator looks (deleted while it was down, or
+	// vanished from the cache) aborts the run like one whose pod is seen terminating.
+	t.Run("Fail: a pod deleted before its Fail hook ran aborts the run", func(t *testing.T) {
+		spec := specWith(fail(execHook("db", "a")), execHook("db", "b"))
+		a, b := testPod("a", []string{"db"}), testPod("b", []string{"db"}) // neither up yet
+		_, next := pass(input(spec, a, b))
+		next.Pods = []*corev1.Pod{b} // a is gone
+		got := Decide(next)
+		if diff := cmp.Diff([]string{"a/db:0=Failed(PodDeleted)", "a/db:1=Failed(PodDeleted)",
+			"b/db:0=Skipped(AbortedByFailPolicy)", "b/db:1=Skipped(AbortedByFailPolicy)"}, phases(got.Records)); diff != "" {
+			t.Errorf("phases (-want +got):\n%s", diff)
+		}
+		if got.AbortedBy == "" {
+			t.Error("the run was not aborted")
+		}
+	})
+
+	t.Run("Fail: a Fail hook that fails after its pod vanished aborts the run", func(t *testing.T) {
+		spec := specWith(fail(execHook("db", "a")))
+		a, b := testPod("a", []string{"db"}, running("db")), testPod("b", []string{"db"})
+		out, next := pass(input(spec, a, b))
+		if diff := cmp.Diff([]string{"a/db:0"}, started(out)); diff != "" {
+			t.Fatalf("started (-want +got):\n%s", diff)
+		}
+		next.Pods = []*corev1.Pod{b}
+		next.Attempts = []Attempt{{Key: out.Starts[0].Key, Finished: next.Now, Reason: v1alpha1.ReasonExecError,
+			Message: "pods \"a\" not found"}}
+		got := Decide(next)
+		if diff := cmp.Diff([]string{"a/db:0=Failed(ExecError)", "b/db:0=Skipped(AbortedByFailPolicy)"}, phases(got.Records)); diff != "" {
+			t.Errorf("phases (-want +got):\n%s", diff)
+		}
+		if want := "app/a: hook h[0.0] in container db failed with onError Fail"; got.AbortedBy != want {
+			t.Errorf("abortedBy = %q, want %q", got.AbortedBy, want)
+		}
+	})
+
 	t.Run("Fail: pods that appear after the abort are skipped too", func(t *testing.T) {
 		in := input(specWith(execHook("db", "a")), testPod("late", []string{"db"}, running("db")))
 		in.AbortedBy = "app/a: hook h failed"
