@@ -292,6 +292,59 @@ hooks:
 			"spec.maxConcurrentPods", "greater than or equal to 0"),
 	)
 
+	// Issue 19 (1): records are keyed by a hook's position in the spec; an edit of a started run (a GitOps
+	// sync adding an entry in front) would give a finished hook a new key and run it again.
+	Context("once the run has started", func() {
+		var run *hooksv1alpha1.RestoreHookRun
+		BeforeEach(func() {
+			run = validRun(ns)
+			Expect(k8sClient.Create(ctx, run)).To(Succeed())
+			run.Status.Phase = hooksv1alpha1.RunPhaseRunning
+			run.Status.Hooks = []hooksv1alpha1.HookRecord{{Pod: ns + "/db-0", Hook: "db", Source: hooksv1alpha1.HookSourceSpec,
+				Type: hooksv1alpha1.HookTypeExec, Phase: hooksv1alpha1.HookPhaseSucceeded}}
+			Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
+		})
+
+		DescribeTable("refuses to change what decides which hooks run",
+			func(edit func(*hooksv1alpha1.RestoreHookRun)) {
+				edit(run)
+				err := k8sClient.Update(ctx, run)
+				Expect(err).To(HaveOccurred())
+				Expect(err.Error()).To(ContainSubstring("cannot change once the run has started"))
+				Expect(err.Error()).To(ContainSubstring("create a new RestoreHookRun"))
+			},
+			Entry("a hook spec inserted in front", func(r *hooksv1alpha1.RestoreHookRun) {
+				r.Spec.Hooks.Resources = append([]hooksv1alpha1.RestoreResourceHookSpec{{Name: "first",
+					PostHooks: []hooksv1alpha1.RestoreResourceHook{{Exec: &hooksv1alpha1.ExecRestoreHook{Command: []string{"/bin/migrate"}}}}}},
+					r.Spec.Hooks.Resources...)
+			}),
+			Entry("a command changed", func(r *hooksv1alpha1.RestoreHookRun) {
+				r.Spec.Hooks.Resources[0].PostHooks[0].Exec.Command = []string{"/bin/false"}
+			}),
+			Entry("another Restore", func(r *hooksv1alpha1.RestoreHookRun) { r.Spec.RestoreRef.Name = "r9" }),
+			Entry("annotation hooks switched off", func(r *hooksv1alpha1.RestoreHookRun) {
+				r.Spec.PodAnnotations = hooksv1alpha1.PodAnnotationsIgnore
+			}),
+		)
+
+		It("still lets bounds and labels change", func() {
+			run.Spec.MaxWait = &metav1.Duration{Duration: 2 * time.Hour}
+			run.Spec.MaxConcurrentPods = 3
+			run.Labels = map[string]string{"team": "db"}
+			Expect(k8sClient.Update(ctx, run)).To(Succeed())
+		})
+	})
+
+	It("lets a run that has not started yet (Pending) be corrected", func() {
+		run := validRun(ns)
+		Expect(k8sClient.Create(ctx, run)).To(Succeed())
+		run.Status.Phase = hooksv1alpha1.RunPhasePending
+		Expect(k8sClient.Status().Update(ctx, run)).To(Succeed())
+		run.Spec.RestoreRef.Name = "r1-fixed"
+		run.Spec.Hooks.Resources[0].PostHooks[0].Exec.Command = []string{"/bin/echo", "fixed"}
+		Expect(k8sClient.Update(ctx, run)).To(Succeed())
+	})
+
 	It("rejects a run with more hook specs than the API allows, saying how many", func() {
 		run := validRun(ns)
 		base := run.Spec.Hooks.Resources[0]
