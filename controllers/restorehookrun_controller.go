@@ -465,6 +465,7 @@ func (r *RestoreHookRunReconciler) decide(obs *observation) *decision {
 			Spec: &run.Spec, Records: st.Hooks, FoldedPods: folded, AbortedBy: st.AbortedBy,
 			RunStart: st.StartTime.Time, Pods: obs.pods, Forbidden: obs.forbidden, InFlight: r.dispatch.inFlight(run.UID),
 			Attempts: d.attempts, Now: now, MaxWait: maxWait, Capacity: capacity, RecordOutput: d.recordOutput(),
+			RestoreMayCreatePods: restoreMayCreatePods(obs.restore, now),
 		})
 	}
 	st.Hooks, st.AbortedBy = d.out.Records, d.out.AbortedBy
@@ -570,6 +571,13 @@ func (r *RestoreHookRunReconciler) act(ctx context.Context, obs *observation, d 
 	if (prev == "" || prev == v1alpha1.RunPhasePending) && next.Status.Phase == v1alpha1.RunPhaseRunning {
 		r.Recorder.Eventf(next, nil, corev1.EventTypeNormal, "RunStarted", "Start",
 			"Following Restore %s", r.restoreKey(next))
+	}
+	for _, e := range out.EntryEvents {
+		reason, typ := "EntryReleased", corev1.EventTypeNormal
+		if !e.Released {
+			reason, typ = "DependencyFailed", corev1.EventTypeWarning
+		}
+		r.Recorder.Eventf(next, nil, typ, reason, "OrderHooks", "%s", plan.Truncate(e.Message, plan.MaxMessage))
 	}
 	for _, t := range out.Transitions {
 		rec := t.Record

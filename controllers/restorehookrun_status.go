@@ -45,6 +45,19 @@ func restoreCanCreatePods(phase velerov1.RestorePhase) bool {
 	return phase == "" || phase == velerov1.RestorePhaseNew || phase == velerov1.RestorePhaseInProgress
 }
 
+// restoreMayCreatePods reports whether pods of the Restore may still appear: it is New or InProgress, or
+// finished so recently that the cache may not hold its last pods yet. A Restore that is gone creates none.
+func restoreMayCreatePods(restore *velerov1.Restore, now time.Time) bool {
+	if restore == nil {
+		return false
+	}
+	if restoreCanCreatePods(restore.Status.Phase) {
+		return true
+	}
+	done := restore.Status.CompletionTimestamp
+	return done != nil && now.Before(done.Add(restoreSettle))
+}
+
 // phaseInput is what the run's phase is decided from.
 type phaseInput struct {
 	prev        v1alpha1.RunPhase
@@ -254,7 +267,8 @@ func boundRecords(records []v1alpha1.HookRecord, folded []types.UID, o omission,
 		for i := range records {
 			uid := records[i].PodUID
 			prev, seen := eligible[uid]
-			eligible[uid] = (prev || !seen) && uid != "" && ok(&records[i])
+			// A singlePod record is what tells a restarted operator which pod its entry chose: never folded.
+			eligible[uid] = (prev || !seen) && uid != "" && ok(&records[i]) && !records[i].SinglePod
 		}
 		chosen := map[types.UID]bool{}
 		perPod := map[types.UID]int{}

@@ -170,6 +170,25 @@ type RestoreResourceHookSpec struct {
 	// +kubebuilder:validation:MaxItems=64
 	// +optional
 	PostHooks []RestoreResourceHook `json:"postHooks,omitempty"`
+
+	// dependsOn names other entries of spec.hooks.resources whose exec hooks must all have ended
+	// Succeeded before this entry's exec hooks start (not a Velero field). An entry is done once the
+	// Restore can no longer create pods and every exec hook of it has ended; until then this entry's exec
+	// hooks wait (reason WaitingForDependency), bounded by their waitTimeout or maxWait. If a hook of a
+	// dependency ends other than Succeeded, this entry's exec hooks are Skipped (DependencyFailed). Init
+	// hooks are not ordered. Unknown names, self-references and cycles are refused at admission.
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:MaxLength=253
+	// +listType=set
+	// +optional
+	DependsOn []string `json:"dependsOn,omitempty"`
+
+	// singlePod runs this entry's exec hooks in exactly one of the pods it selects (not a Velero field):
+	// the first whose target container comes up, ties broken by namespace/name. If that pod goes away
+	// before its first hook started, another is chosen; once a hook has started the choice is final. The
+	// other pods get no records for this entry. Init hooks still go to every selected pod.
+	// +optional
+	SinglePod bool `json:"singlePod,omitempty"`
 }
 
 // RestoreResourceHook is one hook: an exec hook or an init-container hook.
@@ -368,6 +387,12 @@ const (
 	ReasonHookRemoved HookReason = "HookRemoved"
 	// ReasonRestoreDeleted: the Restore was deleted before the hook started.
 	ReasonRestoreDeleted HookReason = "RestoreDeleted"
+	// ReasonWaitingForDependency: the hook is Waiting for an entry named in its entry's dependsOn to be
+	// done; the message names it.
+	ReasonWaitingForDependency HookReason = "WaitingForDependency"
+	// ReasonDependencyFailed: skipped because a hook of an entry named in dependsOn ended other than
+	// Succeeded; the message names the entry and the hook.
+	ReasonDependencyFailed HookReason = "DependencyFailed"
 )
 
 // Condition types of a RestoreHookRun.
@@ -421,6 +446,10 @@ type HookRecord struct {
 	// that a Fail hook whose pod is gone still aborts the run.
 	// +optional
 	OnError HookErrorMode `json:"onError,omitempty"`
+	// singlePod marks the hook of a singlePod entry in the pod chosen for it; such records are never folded
+	// out of the status, since they are what tells a restarted operator which pod was chosen.
+	// +optional
+	SinglePod bool `json:"singlePod,omitempty"`
 	// phase is Pending, Waiting, Running, Succeeded, Failed or Skipped.
 	Phase HookPhase `json:"phase"`
 	// reason says why the hook failed or was skipped.

@@ -86,7 +86,80 @@ func ValidateSpec(spec *v1alpha1.RestoreHookRunSpec, path *field.Path) field.Err
 			}
 		}
 	}
+	errs = append(errs, ValidateDependencies(spec.Hooks.Resources, resourcesPath)...)
 	return errs
+}
+
+// ValidateDependencies checks the dependsOn graph of resource entries (SPEC §13): every name must be an
+// entry of the same run, no entry may depend on itself, and there must be no cycle; a cycle is named in
+// order (a → b → a). Entries that share a name are one node: depending on it waits for all of them.
+func ValidateDependencies(resources []v1alpha1.RestoreResourceHookSpec, path *field.Path) field.ErrorList {
+	var errs field.ErrorList
+	names := map[string]bool{}
+	for i := range resources {
+		names[resources[i].Name] = true
+	}
+	edges := map[string][]string{}
+	for i := range resources {
+		rs := &resources[i]
+		for k, dep := range rs.DependsOn {
+			p := path.Index(i).Child("dependsOn").Index(k)
+			switch {
+			case dep == rs.Name:
+				errs = append(errs, field.Invalid(p, dep, fmt.Sprintf("entry %q cannot depend on itself", rs.Name)))
+			case !names[dep]:
+				errs = append(errs, field.Invalid(p, dep, fmt.Sprintf(
+					"no entry of spec.hooks.resources is named %q (dependsOn names entries of the same run)", dep)))
+			case !slices.Contains(edges[rs.Name], dep):
+				edges[rs.Name] = append(edges[rs.Name], dep)
+			}
+		}
+	}
+	if cycle := findCycle(resources, edges); cycle != nil {
+		first := slices.IndexFunc(resources, func(rs v1alpha1.RestoreResourceHookSpec) bool { return rs.Name == cycle[0] })
+		errs = append(errs, field.Invalid(path.Index(first).Child("dependsOn"), resources[first].DependsOn,
+			"dependsOn has a cycle: "+strings.Join(cycle, " → ")))
+	}
+	return errs
+}
+
+// findCycle returns the first cycle found by a depth-first walk in declaration order, closed on its first
+// name (a → b → a), or nil.
+func findCycle(resources []v1alpha1.RestoreResourceHookSpec, edges map[string][]string) []string {
+	const (
+		unvisited = iota
+		onPath
+		done
+	)
+	state := map[string]int{}
+	var path []string
+	var walk func(n string) []string
+	walk = func(n string) []string {
+		state[n] = onPath
+		path = append(path, n)
+		for _, m := range edges[n] {
+			switch state[m] {
+			case onPath:
+				start := slices.Index(path, m)
+				return append(slices.Clone(path[start:]), m)
+			case unvisited:
+				if c := walk(m); c != nil {
+					return c
+				}
+			}
+		}
+		path = path[:len(path)-1]
+		state[n] = done
+		return nil
+	}
+	for i := range resources {
+		if n := resources[i].Name; state[n] == unvisited {
+			if c := walk(n); c != nil {
+				return c
+			}
+		}
+	}
+	return nil
 }
 
 func validateResourceSpec(rs *v1alpha1.RestoreResourceHookSpec, path *field.Path) field.ErrorList {

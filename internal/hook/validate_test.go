@@ -311,3 +311,47 @@ func TestReachableNamespaces(t *testing.T) {
 		})
 	}
 }
+
+func TestValidateDependencies(t *testing.T) {
+	entry := func(name string, deps ...string) v1alpha1.RestoreResourceHookSpec {
+		return v1alpha1.RestoreResourceHookSpec{Name: name, DependsOn: deps}
+	}
+	tests := map[string]struct {
+		resources []v1alpha1.RestoreResourceHookSpec
+		want      []string // "path: detail"
+	}{
+		"no dependencies":  {resources: []v1alpha1.RestoreResourceHookSpec{entry("a"), entry("b")}},
+		"a chain":          {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("migrate", "db"), entry("warm", "migrate")}},
+		"a diamond":        {resources: []v1alpha1.RestoreResourceHookSpec{entry("a"), entry("b", "a"), entry("c", "a"), entry("d", "b", "c")}},
+		"declared later":   {resources: []v1alpha1.RestoreResourceHookSpec{entry("app", "db"), entry("db")}},
+		"a shared name":    {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("db"), entry("app", "db")}},
+		"a repeated name":  {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("app", "db", "db")}},
+		"an unknown name": {
+			resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("app", "dbb")},
+			want:      []string{`spec.hooks.resources[1].dependsOn[0]: no entry of spec.hooks.resources is named "dbb" (dependsOn names entries of the same run)`},
+		},
+		"itself": {
+			resources: []v1alpha1.RestoreResourceHookSpec{entry("db", "db")},
+			want:      []string{`spec.hooks.resources[0].dependsOn[0]: entry "db" cannot depend on itself`},
+		},
+		"a two-cycle": {
+			resources: []v1alpha1.RestoreResourceHookSpec{entry("a", "b"), entry("b", "a")},
+			want:      []string{"spec.hooks.resources[0].dependsOn: dependsOn has a cycle: a → b → a"},
+		},
+		"a longer cycle behind a chain": {
+			resources: []v1alpha1.RestoreResourceHookSpec{entry("x"), entry("a", "x", "b"), entry("b", "c"), entry("c", "a")},
+			want:      []string{"spec.hooks.resources[1].dependsOn: dependsOn has a cycle: a → b → c → a"},
+		},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			var got []string
+			for _, e := range ValidateDependencies(tc.resources, field.NewPath("spec", "hooks", "resources")) {
+				got = append(got, e.Field+": "+e.Detail)
+			}
+			if diff := cmp.Diff(tc.want, got); diff != "" {
+				t.Errorf("errors (-want +got):\n%s", diff)
+			}
+		})
+	}
+}

@@ -102,6 +102,9 @@ type Input struct {
 	Capacity int
 	// RecordOutput keeps output tails in records.
 	RecordOutput bool
+	// RestoreMayCreatePods says the Restore may still create pods (it is New or InProgress, or finished
+	// too recently for the cache to hold its last pods): no entry is done while it does (SPEC §13).
+	RestoreMayCreatePods bool
 }
 
 // Start is a hook to execute once the records are persisted (with it marked Running).
@@ -126,6 +129,8 @@ type Output struct {
 	// NextCheck is the earliest time something changes without an event (a wait deadline, a retry); zero
 	// when nothing is scheduled.
 	NextCheck time.Time
+	// EntryEvents say which dependsOn entries were released or skipped for a dependency in this pass.
+	EntryEvents []EntryEvent
 }
 
 // podState is what one pass knows about one pod.
@@ -145,6 +150,7 @@ func Decide(in Input) Output {
 	d.applyAttempts()
 	d.settlePods()
 	d.trackInit()
+	d.orderEntries()
 	d.abort()
 	d.chooseStarts()
 	return Output{
@@ -153,6 +159,7 @@ func Decide(in Input) Output {
 		AbortedBy:   d.abortedBy,
 		Transitions: d.transitions,
 		NextCheck:   d.next,
+		EntryEvents: d.entryEvents,
 	}
 }
 
@@ -169,6 +176,9 @@ type decider struct {
 	next        time.Time
 	running     map[types.UID]bool
 	forbidden   map[types.UID]bool
+	// held are the records waiting for a dependsOn entry in this pass.
+	held        map[RecordKey]bool
+	entryEvents []EntryEvent
 }
 
 func (d *decider) index() {
@@ -189,11 +199,26 @@ func (d *decider) resolve() {
 		return cmp.Or(cmp.Compare(a.Namespace, b.Namespace), cmp.Compare(a.Name, b.Name))
 	})
 	d.pods = make(map[types.UID]*podState, len(pods))
+	rank := dependencyRank(d.in.Spec.Hooks.Resources)
 	for _, pod := range pods {
 		if d.in.FoldedPods[pod.UID] {
 			continue
 		}
 		ps := &podState{pod: pod, hooks: hook.ResolveExecHooks(pod, d.in.Spec, d.in.MaxWait)}
+		if rank != nil {
+			// A container runs its hooks in declaration order, except that an entry comes after the entries
+			// it depends on: declared the other way round, its held hook would hold them back forever.
+			slices.SortStableFunc(ps.hooks, func(a, b hook.ExecHook) int {
+				return cmp.Compare(rank[a.ResourceIndex], rank[b.ResourceIndex])
+			})
+		}
+		d.pods[pod.UID] = ps
+		d.order = append(d.order, pod.UID)
+	}
+	d.chooseSinglePods()
+	for _, uid := range d.order {
+		ps := d.pods[uid]
+		pod := ps.pod
 		ps.byKey = make(map[RecordKey]*hook.ExecHook, len(ps.hooks))
 		for i := range ps.hooks {
 			h := &ps.hooks[i]
@@ -203,17 +228,19 @@ func (d *decider) resolve() {
 			if !known {
 				d.addRecord(pod, key, v1alpha1.HookTypeExec)
 			}
+			r := d.rec(key)
 			if h.OnError == v1alpha1.HookErrorModeFail {
-				d.rec(key).OnError = h.OnError // also for records written before the field existed
+				r.OnError = h.OnError // also for records written before the field existed
+			}
+			if d.singlePod(h) {
+				r.SinglePod = true
 			}
 			if !known && h.Problem != nil {
-				d.finish(d.rec(key), v1alpha1.HookPhaseFailed, h.Problem.Reason, h.Problem.Message)
-				d.failed(d.rec(key))
+				d.finish(r, v1alpha1.HookPhaseFailed, h.Problem.Reason, h.Problem.Message)
+				d.failed(r)
 			}
 		}
 		d.resolveInit(ps)
-		d.pods[pod.UID] = ps
-		d.order = append(d.order, pod.UID)
 	}
 	for _, pod := range d.in.Forbidden {
 		d.forbid(pod)
@@ -372,6 +399,13 @@ func (d *decider) settlePods() {
 			start = r.NextAttemptTime.Time
 		}
 		deadline := start.Add(h.WaitTimeout)
+		if !d.in.Now.Before(deadline) && r.Reason == v1alpha1.ReasonWaitingForDependency {
+			d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonWaitTimeout, fmt.Sprintf(
+				"its dependencies were not done within the wait timeout of %s (counted from %s); the hook was not executed (%s)",
+				h.WaitTimeout, start.UTC().Format(time.RFC3339), r.Message))
+			d.failed(r)
+			continue
+		}
 		if !d.in.Now.Before(deadline) {
 			d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonWaitTimeout, fmt.Sprintf(
 				"container %s was not %s, or earlier hooks of the pod had not finished, within the wait timeout of %s (counted from %s); the hook was not executed",
@@ -509,10 +543,14 @@ func (d *decider) nextHook(ps *podState) *hook.ExecHook {
 		if first == nil {
 			continue
 		}
+		if d.held[RecordKey{PodUID: ps.pod.UID, Key: first.Key}] {
+			// Declaration order holds: the container's later hooks wait behind it; other containers go on.
+			continue
+		}
 		if !hook.ContainerUp(ps.pod, c, ready) {
 			for _, h := range byContainer[c] {
 				r := d.rec(RecordKey{PodUID: ps.pod.UID, Key: h.Key})
-				if !r.Phase.IsFinished() && r.NextAttemptTime == nil {
+				if !r.Phase.IsFinished() && r.NextAttemptTime == nil && !d.held[RecordKey{PodUID: ps.pod.UID, Key: h.Key}] {
 					r.Phase = v1alpha1.HookPhaseWaiting
 					r.Message = fmt.Sprintf("waiting for container %s to be %s", c, upWord(ready))
 				}
@@ -553,7 +591,8 @@ func (d *decider) nextHook(ps *podState) *hook.ExecHook {
 func (d *decider) markQueued(ps *podState, why string) {
 	for _, h := range ps.hooks {
 		r := d.rec(RecordKey{PodUID: ps.pod.UID, Key: h.Key})
-		if r.Phase.IsFinished() || r.Phase == v1alpha1.HookPhaseRunning || r.NextAttemptTime != nil {
+		if r.Phase.IsFinished() || r.Phase == v1alpha1.HookPhaseRunning || r.NextAttemptTime != nil ||
+			d.held[RecordKey{PodUID: ps.pod.UID, Key: h.Key}] {
 			continue
 		}
 		if r.Phase == v1alpha1.HookPhaseWaiting && strings.HasPrefix(r.Message, "waiting for container") {
