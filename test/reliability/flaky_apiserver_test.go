@@ -319,7 +319,7 @@ var _ = Describe("A flaky API server", func() {
 
 		Expect(waitTerminal(fr.run, 4*time.Minute)).To(Equal(v1alpha1.RunPhaseCompleted), "records: %v", records(fr.run)())
 		tally, recs := fr.outcome()
-		GinkgoWriter.Printf("refusals only: %s; hooks %d: %v\n", p.figures(), len(recs), tally)
+		AddReportEntry("refusals only", fmt.Sprintf("%s; hooks %d: %v", p.figures(), len(recs), tally))
 		resent := 0
 		for _, r := range recs {
 			Expect(r.Phase).To(Equal(v1alpha1.HookPhaseSucceeded), "%s %s:%d: %s", r.Pod, r.Container, r.Index, r.Message)
@@ -329,7 +329,7 @@ var _ = Describe("A flaky API server", func() {
 				Expect(r.Message).To(MatchRegexp(`^command exited 0; sent \d+ times: refused before start \(`))
 			}
 		}
-		GinkgoWriter.Printf("hooks sent again after a refusal: %d; example message: %q\n", resent, exampleRefusal(recs))
+		AddReportEntry("sent again after a refusal", fmt.Sprintf("%d hooks; e.g. %q", resent, exampleRefusal(recs)))
 		Expect(recs).To(HaveLen(2 * pods))
 		for _, pod := range fr.pods {
 			Expect(lines(filepath.Join(fr.dir, pod))).To(Equal([]string{"h0", "h1"}), "pod %s: each hook ran exactly once, in order", pod)
@@ -349,7 +349,7 @@ var _ = Describe("A flaky API server", func() {
 		phase := waitTerminal(fr.run, 4*time.Minute)
 		Expect(phase).To(BeElementOf(v1alpha1.RunPhaseCompleted, v1alpha1.RunPhasePartiallyFailed))
 		tally, recs := fr.outcome()
-		GinkgoWriter.Printf("refusals and cut streams: %s; hooks %d: %v; run %s\n", p.figures(), len(recs), tally, phase)
+		AddReportEntry("refusals and cut streams", fmt.Sprintf("%s; hooks %d: %v; run %s", p.figures(), len(recs), tally, phase))
 		Expect(recs).To(HaveLen(2*pods), "no record lost")
 		execErrors := 0
 		for _, r := range recs {
@@ -370,8 +370,8 @@ var _ = Describe("A flaky API server", func() {
 			Expect(ran).To(HaveLen(len(slices.Compact(slices.Sorted(slices.Values(ran))))), "pod %s: a hook ran twice: %v", pod, ran)
 			Expect(ran).To(HaveEach(BeElementOf("h0", "h1")))
 		}
-		GinkgoWriter.Printf("ExecError (stream cut after the upgrade): %d of %d hooks; streams cut: %d\n",
-			execErrors, len(recs), p.faultCount("cut exec"))
+		AddReportEntry("ExecError", fmt.Sprintf("%d of %d hooks, every one a stream cut after the upgrade; streams cut: %d",
+			execErrors, len(recs), p.faultCount("cut exec")))
 		Expect(p.faultCount("cut exec")).To(BeNumerically(">", 0), "no stream was cut: %s", p.figures())
 		expectCountersAddUp(fr.run)
 	})
