@@ -20,6 +20,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -42,9 +45,17 @@ import (
 // Attempt until a status write has persisted it, and wakes its run's reconcile through the notify
 // channel. A queued hook the run no longer wants (its run aborted under onError Fail, or its Restore
 // was deleted) is handed back unsent, as a NotSent attempt.
+//
+// An exec refused before its command could start (exec.Result.Refused: the API server or the network
+// refused it before the protocol upgrade) ran nothing, so the dispatcher sends it again, after a capped
+// exponential backoff with jitter or the server's Retry-After, until the hook's wait budget ends. This
+// neither counts as an attempt nor weakens at most once: the record stays Running throughout, so an
+// operator restart in between still finds it Running and records it Interrupted. While it backs off the
+// hook gives its stream back and is queued again: a run that aborts takes it back NotSent.
 type dispatcher struct {
 	exec     exec.Executor
 	clock    clock.PassiveClock
+	backoff  resendBackoff
 	capacity int           // hooks dispatched at once (streams + queue); <= 0: no limit
 	streams  chan struct{} // one token per command running; nil: no limit
 	notify   chan event.GenericEvent
@@ -72,6 +83,8 @@ type unsentStart struct {
 type dispatched struct {
 	cancel context.CancelCauseFunc
 	sent   bool
+	// takenBack: unqueue found the hook sending; should that send be refused, it is not sent again.
+	takenBack bool
 }
 
 // Why a dispatched hook's context ends early; both are cancellations (errors.Is context.Canceled).
@@ -86,7 +99,7 @@ var (
 // stream; streams <= 0 means no limit (and no queue).
 func newDispatcher(e exec.Executor, c clock.PassiveClock, streams, queue int) *dispatcher {
 	d := &dispatcher{
-		exec: e, clock: c, capacity: -1,
+		exec: e, clock: c, capacity: -1, backoff: defaultResendBackoff,
 		notify:   make(chan event.GenericEvent, 1024),
 		inflight: map[types.UID]map[plan.RecordKey]*dispatched{},
 		paused:   map[types.UID]chan struct{}{},
@@ -217,6 +230,8 @@ func (d *dispatcher) unqueue(run types.UID) {
 	for _, h := range d.inflight[run] {
 		if !h.sent {
 			h.cancel(errUnqueued)
+		} else {
+			h.takenBack = true
 		}
 	}
 	d.resumeLocked(run)
@@ -284,32 +299,7 @@ func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOut
 	wake.Name, wake.Namespace, wake.UID = run.Name, run.Namespace, run.UID
 	go func() {
 		defer cancel(nil)
-		sent := d.acquire(ctx, run.UID, h)
-		var a plan.Attempt
-		if sent {
-			began := d.clock.Now()
-			res := d.exec.Exec(ctx, exec.Request{
-				Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
-				Timeout: s.Hook.ExecTimeout, RecordOutput: recordOutput,
-			})
-			execDuration.Observe(res.Duration.Seconds())
-			a = attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
-			if a.Reason != "" && s.Hook.OnError == v1alpha1.HookErrorModeFail {
-				// The run may abort: send none of its queued hooks until the reconciler has decided.
-				// Paused before the stream is given back, so no queued hook of the run can take it.
-				d.mu.Lock()
-				if d.paused[run.UID] == nil {
-					d.paused[run.UID] = make(chan struct{})
-				}
-				d.mu.Unlock()
-			}
-			if d.streams != nil {
-				<-d.streams
-			}
-		} else {
-			now := d.clock.Now()
-			a = plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
-		}
+		a := d.send(ctx, run.UID, h, s, recordOutput)
 		d.mu.Lock()
 		delete(d.inflight[run.UID], s.Key)
 		if len(d.inflight[run.UID]) == 0 {
@@ -322,6 +312,147 @@ func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOut
 		d.mu.Unlock()
 		d.notify <- event.GenericEvent{Object: wake}
 	}()
+}
+
+// send runs a dispatched hook's command once it has a stream, sending it again while it is refused
+// before it starts and its wait budget lasts, and returns the attempt to record.
+func (d *dispatcher) send(ctx context.Context, run types.UID, h *dispatched, s plan.Start, recordOutput bool) plan.Attempt {
+	var refused refusals
+	for {
+		if !d.acquire(ctx, run, h) {
+			now := d.clock.Now()
+			return plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
+		}
+		began := d.clock.Now()
+		res := d.exec.Exec(ctx, exec.Request{
+			Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
+			Timeout: s.Hook.ExecTimeout, RecordOutput: recordOutput,
+		})
+		if res.Refused != nil && res.Refused.Transient && ctx.Err() == nil {
+			refused.add(*res.Refused)
+			wait := d.backoff.next(refused.count, res.Refused.RetryAfter)
+			d.mu.Lock()
+			resend := !h.takenBack && d.clock.Now().Add(wait).Before(s.WaitDeadline)
+			if resend {
+				h.sent = false // queued again: unqueue may take it back, a paused run holds it
+			}
+			d.mu.Unlock()
+			if resend {
+				d.giveBack()
+				if !sleepCtx(ctx, wait) {
+					now := d.clock.Now()
+					return plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
+				}
+				continue
+			}
+			if d.wasTakenBack(h) {
+				// The run aborted while this send was out; it was refused, so nothing ran.
+				d.giveBack()
+				now := d.clock.Now()
+				return plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
+			}
+		}
+		execDuration.Observe(res.Duration.Seconds())
+		a := attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
+		if res.Refused != nil && res.Refused.Transient && ctx.Err() == nil {
+			// Refused until the wait budget ran out: the command never started, as when a container
+			// never came up in time.
+			a.Reason, a.ExitCode = v1alpha1.ReasonWaitTimeout, nil
+			a.Message = elide(fmt.Sprintf("%s; the wait timeout of %s ran out (at %s), the hook was not executed: %v",
+				refused, s.Hook.WaitTimeout, s.WaitDeadline.UTC().Format(time.RFC3339), res.Err), plan.MaxMessage)
+		} else if refused.count > 0 {
+			if res.Refused != nil {
+				refused.add(*res.Refused) // refused for good this time: the command never started
+			} else {
+				refused.sentAgain = true
+			}
+			a.Message = elide(a.Message+"; "+refused.String(), plan.MaxMessage)
+		}
+		if a.Reason != "" && s.Hook.OnError == v1alpha1.HookErrorModeFail {
+			// The run may abort: send none of its queued hooks until the reconciler has decided.
+			// Paused before the stream is given back, so no queued hook of the run can take it.
+			d.mu.Lock()
+			if d.paused[run] == nil {
+				d.paused[run] = make(chan struct{})
+			}
+			d.mu.Unlock()
+		}
+		d.giveBack()
+		return a
+	}
+}
+
+func (d *dispatcher) wasTakenBack(h *dispatched) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return h.takenBack
+}
+
+// giveBack frees the stream a sent hook held.
+func (d *dispatcher) giveBack() {
+	if d.streams != nil {
+		<-d.streams
+	}
+}
+
+// sleepCtx waits for d, or until ctx ends (false).
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-ctx.Done():
+		return false
+	}
+}
+
+// refusals tells what happened to the sends of one hook that were refused before they started.
+type refusals struct {
+	count     int
+	causes    []string // distinct, in the order they first happened
+	sentAgain bool     // a later send went through
+}
+
+func (r *refusals) add(ref exec.Refusal) {
+	r.count++
+	if !slices.Contains(r.causes, ref.Cause) {
+		r.causes = append(r.causes, ref.Cause)
+	}
+}
+
+// String is what the hook's record says: "sent 3 times: refused before start (429, connection reset)".
+func (r refusals) String() string {
+	sends := r.count
+	if r.sentAgain {
+		sends++
+	}
+	return fmt.Sprintf("sent %d times: refused before start (%s)", sends, strings.Join(r.causes, ", "))
+}
+
+// resendBackoff spaces the sends of an exec refused before it started: capped exponential backoff
+// with jitter, so that the hooks a flaky API server refused together do not come back together; a
+// Retry-After the server named is waited for at least.
+type resendBackoff struct {
+	base, cap time.Duration
+	// jitter returns a random duration in [0, d).
+	jitter func(d time.Duration) time.Duration
+}
+
+var defaultResendBackoff = resendBackoff{base: 200 * time.Millisecond, cap: 30 * time.Second,
+	jitter: func(d time.Duration) time.Duration { return time.Duration(rand.Int64N(int64(d))) }}
+
+// next is the wait before the send after the n-th refusal (n >= 1): half of base·2^(n-1), capped,
+// plus a random part of the other half; never less than retryAfter.
+func (b resendBackoff) next(n int, retryAfter time.Duration) time.Duration {
+	d := b.cap
+	if n-1 < 32 {
+		d = min(b.base<<(n-1), b.cap)
+	}
+	if d > 1 {
+		d = d/2 + b.jitter(d/2)
+	}
+	return max(d, retryAfter)
 }
 
 // acquire waits until the run is not paused and a stream is free for h, and marks it sent; false when

@@ -64,9 +64,10 @@ func (r Request) clone() Request {
 //   - success: Err == nil, ExitCode == 0, !TimedOut;
 //   - non-zero exit: ExitCode > 0, Err says "command terminated with exit code N";
 //   - timeout: TimedOut, ExitCode -1, Err says "command did not finish within <timeout>";
-//   - exec error (transport, API, runtime, or the caller's ctx ended): Err != nil, ExitCode -1.
+//   - exec error (transport, API, runtime, or the caller's ctx ended): Err != nil, ExitCode -1; when the
+//     exec was refused before its command could start, Refused says why (see Refusal).
 //
-// Build Results with ExitResult, TimeoutResult and ErrorResult to keep to these shapes.
+// Build Results with ExitResult, TimeoutResult, ErrorResult and RefusedResult to keep to these shapes.
 type Result struct {
 	// ExitCode is the command's exit code; -1 when unknown.
 	ExitCode int
@@ -80,6 +81,10 @@ type Result struct {
 	Stdout, Stderr string
 	// Duration is how long Exec took, connection set-up included.
 	Duration time.Duration
+	// Refused is set when the exec failed before its command could start (no protocol upgrade): the
+	// command did not run, and the same request may be sent again without running it twice. Nil for
+	// every other result, including every failure after the upgrade, which may have started the command.
+	Refused *Refusal
 }
 
 // ExitResult is the Result of a command that exited with code: success for 0, NonZeroExit otherwise.
@@ -104,8 +109,18 @@ func ErrorResult(err error) Result {
 	return Result{ExitCode: -1, Err: err}
 }
 
+// RefusedResult is the Result of an exec refused before its command could start. err is what the
+// client reported; the Result's Err says the refusal first.
+func RefusedResult(r Refusal, err error) Result {
+	if err == nil {
+		err = errors.New("exec refused for an unknown reason")
+	}
+	return Result{ExitCode: -1, Err: &refusedError{refusal: r, err: err}, Refused: &r}
+}
+
 // Reason classifies the Result as a hook reason: "" for success, ReasonExecTimeout,
-// ReasonNonZeroExit or ReasonExecError.
+// ReasonNonZeroExit or ReasonExecError (a refused exec too: whether to send it again is the caller's
+// decision, see Result.Refused).
 func (r Result) Reason() v1alpha1.HookReason {
 	switch {
 	case r.TimedOut:

@@ -15,7 +15,6 @@ import (
 	"k8s.io/apimachinery/pkg/runtime/serializer"
 	"k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/remotecommand"
-	"k8s.io/client-go/transport/websocket"
 
 	// Not k8s.io/apimachinery/pkg/util/httpstream: client-go v0.36's WebSocket round tripper returns
 	// k8s.io/streaming's UpgradeFailureError, a different type, so apimachinery's deprecated
@@ -28,7 +27,9 @@ var errTimedOut = errors.New("exec timeout")
 
 // RemoteExecutor runs commands through the pods/exec subresource with client-go's remotecommand:
 // WebSocket (protocol v5.channel.k8s.io) first, SPDY when the server refuses the WebSocket upgrade
-// (API servers before 1.30, or proxies that do not pass WebSockets). Safe for concurrent use.
+// (API servers before 1.30, or proxies that do not pass WebSockets), but not when it is only busy or
+// unwell (408, 429, 5xx). A failure before the upgrade is a Refusal: the command did not start.
+// Safe for concurrent use.
 //
 // Every Exec opens its own streaming connection (upgraded connections are never pooled) with
 // executors built for that call: client-go's executors keep per-stream state and must not be
@@ -62,7 +63,7 @@ func NewRemoteExecutor(cfg *rest.Config) (*RemoteExecutor, error) {
 	if config.UserAgent == "" {
 		config.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
-	config.WrapTransport = resumeTLSSessions(config.WrapTransport, tls.NewLRUClientSessionCache(0))
+	config.WrapTransport = observeUpgrades(config.WrapTransport, tls.NewLRUClientSessionCache(0))
 	pods, err := rest.RESTClientFor(config)
 	if err != nil {
 		return nil, fmt.Errorf("exec: core/v1 REST client: %w", err)
@@ -107,8 +108,10 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 	// Stdout and Stderr must both be set: the URL asks for both streams, and a server waits for every
 	// stream it was promised before it starts the command.
 	opts := remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr}
-	err = ws.StreamWithContext(execCtx, opts)
-	if err != nil && (httpstream.IsUpgradeFailure(err) || httpstream.IsHTTPSProxyError(err)) {
+	wsHandshake := &handshake{}
+	err = ws.StreamWithContext(withHandshake(execCtx, wsHandshake), opts)
+	seen := wsHandshake.observed()
+	if err != nil && fallBackToSPDY(err, seen) {
 		// As client-go's FallbackExecutor (and kubectl exec): the server or a proxy refused the
 		// WebSocket upgrade before any stream opened, so nothing ran; try SPDY. Built only now: its
 		// round tripper parses the client's certificates again, which every exec would pay for.
@@ -116,19 +119,33 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 		if spdy, err = remotecommand.NewSPDYExecutor(e.config, http.MethodPost, target); err != nil {
 			return ErrorResult(e.wrap(req, fmt.Errorf("spdy executor: %w", err)))
 		}
-		err = spdy.StreamWithContext(execCtx, opts)
+		spdyHandshake := &handshake{}
+		err = spdy.StreamWithContext(withHandshake(execCtx, spdyHandshake), opts)
+		seen = spdyHandshake.observed()
 	}
 
-	res := e.classify(ctx, execCtx, req, err)
+	res := e.classify(ctx, execCtx, req, err, seen)
 	if req.RecordOutput {
 		res.Stdout, res.Stderr = stdoutTail.String(), stderrTail.String()
 	}
 	return res
 }
 
+// fallBackToSPDY says whether a failed WebSocket exec should be tried again over SPDY: only when the
+// WebSocket protocol itself was refused before any stream opened (an API server before 1.30, a proxy
+// that does not pass WebSockets). A server that is busy or unwell (429, 503, a reset connection) would
+// say the same to SPDY, and switching protocols on it would only double the load it is refusing.
+func fallBackToSPDY(err error, seen observation) bool {
+	if !httpstream.IsUpgradeFailure(err) && !httpstream.IsHTTPSProxyError(err) {
+		return false
+	}
+	return !overloaded(seen.status)
+}
+
 // classify turns StreamWithContext's error into a Result. An exit code wins over a timeout that
-// fired while it was being delivered; a timeout wins over the error the torn-down stream produced.
-func (e *RemoteExecutor) classify(ctx, execCtx context.Context, req Request, err error) Result {
+// fired while it was being delivered; a timeout wins over the error the torn-down stream produced;
+// an exec that never got its protocol upgrade is a refusal (the command did not start).
+func (e *RemoteExecutor) classify(ctx, execCtx context.Context, req Request, err error, seen observation) Result {
 	if err == nil {
 		return Result{}
 	}
@@ -140,7 +157,10 @@ func (e *RemoteExecutor) classify(ctx, execCtx context.Context, req Request, err
 	}
 	if ctx.Err() != nil {
 		// The caller gave up (shutdown, lost leadership): say so rather than the stream's error.
-		err = fmt.Errorf("%w (stream ended with: %v)", context.Cause(ctx), err)
+		return ErrorResult(e.wrap(req, fmt.Errorf("%w (stream ended with: %v)", context.Cause(ctx), err)))
+	}
+	if r := refusal(seen, time.Now()); r != nil {
+		return RefusedResult(*r, e.wrap(req, err))
 	}
 	return ErrorResult(e.wrap(req, err))
 }
@@ -165,21 +185,4 @@ func (e *RemoteExecutor) execURL(req Request) *url.URL {
 			TTY:       false,
 		}, e.paramCodec).
 		URL()
-}
-
-// resumeTLSSessions makes the WebSocket connections of pods/exec share sessions, so all but the
-// first connections to the API server resume a TLS session instead of a full handshake. client-go
-// builds a fresh tls.Config for every WebSocket executor and exposes no setting for a session cache;
-// rest.Config.WrapTransport sees the WebSocket round tripper (and its tls.Config) before it dials,
-// which is the supported place to adjust a transport. Other round trippers pass through unchanged.
-func resumeTLSSessions(wrap func(http.RoundTripper) http.RoundTripper, sessions tls.ClientSessionCache) func(http.RoundTripper) http.RoundTripper {
-	return func(rt http.RoundTripper) http.RoundTripper {
-		if wrap != nil {
-			rt = wrap(rt)
-		}
-		if ws, ok := rt.(*websocket.RoundTripper); ok && ws.TLSConfig != nil && ws.TLSConfig.ClientSessionCache == nil {
-			ws.TLSConfig.ClientSessionCache = sessions
-		}
-		return rt
-	}
 }

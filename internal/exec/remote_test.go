@@ -112,11 +112,15 @@ type fakeCluster struct {
 	kubelet          *httptest.Server
 	containerRuntime *fakeRuntime
 
-	mu        sync.Mutex
+	mu sync.Mutex
+	// requests is the protocol of every exec request that reached the API server, refused or not.
+	requests  []string
 	protocols []string                // "websocket" or "spdy", per exec request the API server accepted
 	options   []corev1.PodExecOptions // as the API server decoded them
 	// handshakes and resumed count the API server's TLS handshakes, and those that resumed a session.
 	handshakes, resumed int
+	// conns are the API server's connections, upgraded ones included, so a test can cut them.
+	conns *trackingListener
 }
 
 // newFakeCluster starts the servers as tr says.
@@ -143,6 +147,10 @@ func newFakeCluster(t *testing.T, tr transport) *fakeCluster {
 			http.Error(w, err.Error(), http.StatusBadRequest)
 			return
 		}
+		isWebSocket := wsstream.IsWebSocketRequest(r)
+		c.mu.Lock()
+		c.requests = append(c.requests, map[bool]string{true: "websocket", false: "spdy"}[isWebSocket])
+		c.mu.Unlock()
 		if r.PathValue("pod") == "forbidden" {
 			writeStatus(w, metav1.Status{
 				Status: metav1.StatusFailure, Code: http.StatusForbidden, Reason: metav1.StatusReasonForbidden,
@@ -150,9 +158,11 @@ func newFakeCluster(t *testing.T, tr transport) *fakeCluster {
 			})
 			return
 		}
-		isWebSocket := wsstream.IsWebSocketRequest(r)
 		if isWebSocket && !tr.websocket {
 			http.Error(w, "websocket upgrades are not supported here", http.StatusBadRequest)
+			return
+		}
+		if serveFault(t, w, r.PathValue("pod")) {
 			return
 		}
 		protocol := "spdy"
@@ -188,6 +198,8 @@ func newFakeCluster(t *testing.T, tr transport) *fakeCluster {
 			time.Minute, streamCreationTimeout, criremote.SupportedStreamingProtocols)
 	})
 	c.apiServer = httptest.NewUnstartedServer(mux)
+	c.conns = &trackingListener{Listener: c.apiServer.Listener}
+	c.apiServer.Listener = c.conns
 	c.apiServer.TLS = &tls.Config{VerifyConnection: func(cs tls.ConnectionState) error {
 		c.mu.Lock()
 		defer c.mu.Unlock()

@@ -63,7 +63,8 @@ type Attempt struct {
 	Key      RecordKey
 	Started  time.Time
 	Finished time.Time
-	// Reason is empty on success, else NonZeroExit, ExecTimeout or ExecError.
+	// Reason is empty on success, else NonZeroExit, ExecTimeout or ExecError; or WaitTimeout when every
+	// send was refused before the command started until the hook's wait budget ran out (not executed).
 	Reason   v1alpha1.HookReason
 	ExitCode *int32
 	Message  string
@@ -113,6 +114,9 @@ type Start struct {
 	Namespace string
 	Pod       string
 	Hook      hook.ExecHook
+	// WaitDeadline is when the hook's wait budget ends (its waitTimeout, counted as for the container
+	// wait): an exec refused before its command started may be sent again until then.
+	WaitDeadline time.Time
 }
 
 // Transition is a record that reached a finished phase in this pass, for events and metrics.
@@ -499,6 +503,11 @@ func (d *decider) chooseStarts() {
 		}
 		key := RecordKey{PodUID: uid, Key: next.Key}
 		r := d.rec(key)
+		// The same deadline settlePods holds the hook's wait to.
+		waitFrom := d.waitStart(ps.pod)
+		if r.Attempts > 0 && r.NextAttemptTime != nil {
+			waitFrom = r.NextAttemptTime.Time
+		}
 		r.Phase = v1alpha1.HookPhaseRunning
 		r.Reason = ""
 		r.Attempts++
@@ -507,7 +516,8 @@ func (d *decider) chooseStarts() {
 		}
 		r.NextAttemptTime = nil
 		r.Message = ""
-		d.starts = append(d.starts, Start{Key: key, Namespace: ps.pod.Namespace, Pod: ps.pod.Name, Hook: *next})
+		d.starts = append(d.starts, Start{Key: key, Namespace: ps.pod.Namespace, Pod: ps.pod.Name, Hook: *next,
+			WaitDeadline: waitFrom.Add(next.WaitTimeout)})
 		busyPods++
 		d.running[uid] = true
 		if capacity > 0 {

@@ -756,3 +756,39 @@ func TestContainerStickiness(t *testing.T) {
 		t.Errorf("order (-want +got):\n%s", diff)
 	}
 }
+
+// A start carries the end of the hook's wait budget, counted as for its container wait: from when the
+// pod was first seen, or from when a retry became due. The dispatcher sends an exec refused before
+// its command started again until then.
+func TestStartsCarryTheWaitDeadline(t *testing.T) {
+	h := execHook("db", "a")
+	h.Exec.WaitTimeout = &metav1.Duration{Duration: 5 * time.Minute}
+	h.Exec.Retries = ptr.To(int32(1))
+	h.Exec.RetryDelay = &metav1.Duration{Duration: 10 * time.Second}
+	in := input(specWith(h), testPod("p", []string{"db"}, running("db")))
+	out, next := pass(in)
+	if len(out.Starts) != 1 {
+		t.Fatalf("starts %v, want the hook", started(out))
+	}
+	// The pod was created at t0, the run started at t0: waits count from t0 rounded up to the second.
+	if want := t0.Add(time.Second + 5*time.Minute); !out.Starts[0].WaitDeadline.Equal(want) {
+		t.Errorf("first start's WaitDeadline = %s, want %s", out.Starts[0].WaitDeadline, want)
+	}
+
+	failedAt := t0.Add(20 * time.Minute)
+	next.Now = failedAt
+	next.Attempts = []Attempt{{Key: out.Starts[0].Key, Started: t0, Finished: failedAt,
+		Reason: v1alpha1.ReasonNonZeroExit, ExitCode: ptr.To(int32(1)), Message: "exit 1"}}
+	out, next = pass(next)
+	if len(out.Starts) != 0 || phases(out.Records)[0] != "p/db:0=Waiting(NonZeroExit)" {
+		t.Fatalf("after the failure: records %v starts %v, want a retry waiting", phases(out.Records), started(out))
+	}
+	next.Now = failedAt.Add(10 * time.Second)
+	out, _ = pass(next)
+	if len(out.Starts) != 1 {
+		t.Fatalf("at the retry: starts %v, want the hook", started(out))
+	}
+	if want := failedAt.Add(10*time.Second + 5*time.Minute); !out.Starts[0].WaitDeadline.Equal(want) {
+		t.Errorf("retry's WaitDeadline = %s, want %s (a fresh wait from when the retry became due)", out.Starts[0].WaitDeadline, want)
+	}
+}
