@@ -368,6 +368,10 @@ const (
 	ReasonHookRemoved HookReason = "HookRemoved"
 	// ReasonRestoreDeleted: the Restore was deleted before the hook started.
 	ReasonRestoreDeleted HookReason = "RestoreDeleted"
+	// ReasonInitContainerNameClash: the init hook's container was not injected because the pod already has
+	// an init container of that name that is not the hook's (the webhook did not inject it and it runs
+	// another image, command or args); the message names the pod's container. Rename the hook's container.
+	ReasonInitContainerNameClash HookReason = "InitContainerNameClash"
 )
 
 // Condition types of a RestoreHookRun.
