@@ -130,10 +130,10 @@ func BenchmarkPodMutatorFinishedRuns(b *testing.B) {
 	}
 	m := newMutator(b, c)
 	// Warm the informers the mutator reads through (runs, and whatever else it reads) before timing.
-	if resp := m.Handle(ctx, podRequest(b, labelledPod("app", "live-restore"))); !resp.Allowed || len(resp.Patches) == 0 {
+	if resp := m.Handle(ctx, podRequest(b, labelledPod("live-restore"))); !resp.Allowed || len(resp.Patches) == 0 {
 		b.Fatalf("the live run's init hook was not injected: %+v", resp)
 	}
-	req := podRequest(b, labelledPod("app", "live-restore"))
+	req := podRequest(b, labelledPod("live-restore"))
 	b.ResetTimer()
 	for b.Loop() {
 		if resp := m.Handle(ctx, req); !resp.Allowed || len(resp.Patches) == 0 {
@@ -144,7 +144,7 @@ func BenchmarkPodMutatorFinishedRuns(b *testing.B) {
 
 	lat := make([]time.Duration, 0, admissions)
 	for i := range admissions {
-		p := labelledPod("app", "live-restore")
+		p := labelledPod("live-restore")
 		p.Name = fmt.Sprintf("restored-%04d", i)
 		r := podRequest(b, p)
 		start := time.Now()

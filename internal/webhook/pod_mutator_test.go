@@ -73,9 +73,9 @@ func podRequest(t testing.TB, pod *corev1.Pod) admission.Request {
 		Operation: admissionv1.Create, Namespace: pod.Namespace, Object: runtime.RawExtension{Raw: raw}}}
 }
 
-func labelledPod(ns, restore string) *corev1.Pod {
+func labelledPod(restore string) *corev1.Pod {
 	return &corev1.Pod{
-		ObjectMeta: metav1.ObjectMeta{Namespace: ns, Name: "p", Labels: map[string]string{velerov1.RestoreNameLabel: restore}},
+		ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "p", Labels: map[string]string{velerov1.RestoreNameLabel: restore}},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "app", Image: "app:1"}}},
 	}
 }
@@ -94,7 +94,7 @@ func TestPodMutatorListsThroughTheIndexWithoutCopies(t *testing.T) {
 		}
 		return c.List(ctx, list, opts...)
 	}})
-	resp := newMutator(t, r).Handle(context.Background(), podRequest(t, labelledPod("app", "r1")))
+	resp := newMutator(t, r).Handle(context.Background(), podRequest(t, labelledPod("r1")))
 	if !resp.Allowed {
 		t.Fatalf("pod denied: %v", resp.Result)
 	}
@@ -123,7 +123,7 @@ func TestPodMutatorNeverDenies(t *testing.T) {
 	}{
 		"listing runs fails": {
 			reader: fakeReader(t, failingList),
-			req:    podRequest(t, labelledPod("app", "r1")),
+			req:    podRequest(t, labelledPod("r1")),
 			want:   "etcdserver: request timed out",
 		},
 		"the pod does not decode": {
