@@ -393,6 +393,10 @@ const (
 	// ReasonDependencyFailed: skipped because a hook of an entry named in dependsOn ended other than
 	// Succeeded; the message names the entry and the hook.
 	ReasonDependencyFailed HookReason = "DependencyFailed"
+	// ReasonInitContainerNameClash: the init hook's container was not injected because the pod already has
+	// an init container of that name that is not the hook's (the webhook did not inject it and it runs
+	// another image, command or args); the message names the pod's container. Rename the hook's container.
+	ReasonInitContainerNameClash HookReason = "InitContainerNameClash"
 )
 
 // Condition types of a RestoreHookRun.

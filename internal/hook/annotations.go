@@ -73,6 +73,11 @@ const (
 	// InjectedAnnotation is where the pod webhook records, as a JSON array of container names, the init
 	// containers it injected, so the reconciler can tell injected hooks from ones that are missing.
 	InjectedAnnotation = "restorehooks.io/injected-init-containers"
+
+	// RefusedInitAnnotation is where the pod webhook records, as a JSON object from container name to
+	// reason, the init hook containers it refused to inject (they would violate the Pod Security Standard
+	// the pod's namespace enforces), so the reconciler records them NotInjected with that reason.
+	RefusedInitAnnotation = "restorehooks.io/refused-init-containers"
 )
 
 // Defaults of the exec hook fields, as durations (the API package carries them as strings).
@@ -355,6 +360,29 @@ func DecodeInjected(value string) ([]string, error) {
 			InjectedAnnotation, quoteValue(value), err)
 	}
 	return names, nil
+}
+
+// EncodeRefused renders the value of RefusedInitAnnotation: a JSON object from container name to reason.
+func EncodeRefused(reasons map[string]string) string {
+	if reasons == nil {
+		reasons = map[string]string{}
+	}
+	// Marshalling a map[string]string cannot fail; encoding/json sorts the keys, so the value is stable.
+	b, _ := json.Marshal(reasons)
+	return string(b)
+}
+
+// DecodeRefused reads the value of RefusedInitAnnotation. An absent (empty) value is no refusals.
+func DecodeRefused(value string) (map[string]string, error) {
+	if value == "" {
+		return nil, nil
+	}
+	var reasons map[string]string
+	if err := json.Unmarshal([]byte(value), &reasons); err != nil {
+		return nil, fmt.Errorf("annotation %s: value %s is not a JSON object of container names to reasons: %w",
+			RefusedInitAnnotation, quoteValue(value), err)
+	}
+	return reasons, nil
 }
 
 // ResolveMaxWait is the run's maxWait: spec.maxWait, or DefaultMaxWait when it is unset, zero or

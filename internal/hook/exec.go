@@ -71,7 +71,8 @@ type ExecHook struct {
 //
 // Precedence is Velero's exclusive or, decided independently of init hooks: when the run honours pod
 // annotations (podAnnotations is not Ignore) and the pod has a non-empty post.hook.restore.velero.io/command,
-// that single annotation hook is the pod's only exec hook. Otherwise every exec hook of every matching
+// that single annotation hook is the pod's only exec hook. A pod the webhook took over carries those
+// annotations in PostHookAnnotation instead; they are read from there the same way (ExecHookAnnotations). Otherwise every exec hook of every matching
 // hook spec applies, in resources[] order then postHooks[] order. Other exec annotations without a command
 // do not suppress the spec hooks.
 //
@@ -83,7 +84,14 @@ func ResolveExecHooks(pod *corev1.Pod, spec *v1alpha1.RestoreHookRunSpec, maxWai
 		return nil
 	}
 	if annotationsHonored(spec) {
-		if ann, declared, problem := ParseExecAnnotations(pod.Annotations, maxWait); declared {
+		effective, _, markProblem := ExecHookAnnotations(pod.Annotations)
+		if markProblem != nil {
+			// A taken-over hook whose record cannot be read still is the pod's one exec hook: fail it,
+			// naming the annotation, rather than run spec hooks Velero's XOR excluded.
+			return []ExecHook{annotationExecHook(pod, ExecAnnotation{OnError: v1alpha1.HookErrorModeContinue,
+				ExecTimeout: DefaultExecTimeout, WaitTimeout: maxWait}, markProblem)}
+		}
+		if ann, declared, problem := ParseExecAnnotations(effective, maxWait); declared {
 			return []ExecHook{annotationExecHook(pod, ann, problem)}
 		}
 	}

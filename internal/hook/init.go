@@ -218,3 +218,40 @@ func InjectInitContainers(existing []corev1.Container, hooks []InitHook) (result
 func sameProgram(a, b corev1.Container) bool {
 	return a.Image == b.Image && slices.Equal(a.Command, b.Command) && slices.Equal(a.Args, b.Args)
 }
+
+// InjectedContainer is where a pod carries an init hook, as FindInjected sees it.
+type InjectedContainer struct {
+	// Name is the init container that runs the hook; "" when the pod does not carry it.
+	Name string
+	// Clash, when the pod does not carry the hook, is the pod's own init container that took the hook's
+	// name (so the webhook could not inject it); nil when there is none.
+	Clash *corev1.Container
+}
+
+// FindInjected finds the init container of a pod that carries an init hook's container c.
+//
+// Only two kinds of container count: one of c's name that the pod webhook recorded as injected (the
+// InjectedAnnotation), and one that runs the same program (image, command and args; Velero may have
+// injected it under another name, or the pod came back from a backup with it). A container that merely
+// has c's name is the pod's own: the webhook never injects over a name already taken, so reporting that
+// container's exit code as the hook's outcome would record a hook that never ran as Succeeded. It comes
+// back as Clash instead. An unreadable InjectedAnnotation counts as recording nothing.
+func FindInjected(pod *corev1.Pod, c *corev1.Container) InjectedContainer {
+	recorded, _ := DecodeInjected(pod.Annotations[InjectedAnnotation])
+	for _, ic := range pod.Spec.InitContainers {
+		if ic.Name == c.Name && slices.Contains(recorded, ic.Name) {
+			return InjectedContainer{Name: ic.Name}
+		}
+	}
+	for _, ic := range pod.Spec.InitContainers {
+		if sameProgram(ic, *c) {
+			return InjectedContainer{Name: ic.Name}
+		}
+	}
+	for i := range pod.Spec.InitContainers {
+		if pod.Spec.InitContainers[i].Name == c.Name {
+			return InjectedContainer{Clash: pod.Spec.InitContainers[i].DeepCopy()}
+		}
+	}
+	return InjectedContainer{}
+}

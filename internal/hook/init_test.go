@@ -17,6 +17,7 @@ limitations under the License.
 package hook
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -492,5 +493,69 @@ func TestResolveThenInject(t *testing.T) {
 				t.Errorf("injected mismatch (-want +got):\n%s", diff)
 			}
 		})
+	}
+}
+
+func TestFindInjected(t *testing.T) {
+	hookC := ctr("prep", "busybox", "true")
+	own := ctr("prep", "app-migrations:2", "migrate")
+	cases := map[string]struct {
+		pod  *corev1.Pod
+		want InjectedContainer
+	}{
+		"injected and recorded by the webhook": {
+			pod:  newPod(withInitContainers(hookC), withAnnotations(InjectedAnnotation, `["prep"]`)),
+			want: InjectedContainer{Name: "prep"},
+		},
+		"recorded as injected: the name counts even if the program differs": {
+			pod:  newPod(withInitContainers(ctr("prep", "busybox", "old")), withAnnotations(InjectedAnnotation, `["prep"]`)),
+			want: InjectedContainer{Name: "prep"},
+		},
+		"same program under another name (Velero injected it)": {
+			pod:  newPod(withInitContainers(ctr("restore-hook-init-x1", "busybox", "true"))),
+			want: InjectedContainer{Name: "restore-hook-init-x1"},
+		},
+		"same name, same program, not recorded: the hook's container": {
+			pod:  newPod(withInitContainers(hookC)),
+			want: InjectedContainer{Name: "prep"},
+		},
+		"the pod's own container of the hook's name: a clash": {
+			pod:  newPod(withInitContainers(own)),
+			want: InjectedContainer{Clash: &own},
+		},
+		"recorded for another name only: still a clash": {
+			pod:  newPod(withInitContainers(own, ctr("other", "x")), withAnnotations(InjectedAnnotation, `["other"]`)),
+			want: InjectedContainer{Clash: &own},
+		},
+		"unreadable record: counts as nothing recorded": {
+			pod:  newPod(withInitContainers(own), withAnnotations(InjectedAnnotation, `not json`)),
+			want: InjectedContainer{Clash: &own},
+		},
+		"absent": {
+			pod:  newPod(),
+			want: InjectedContainer{},
+		},
+	}
+	for name, tc := range cases {
+		t.Run(name, func(t *testing.T) {
+			if diff := cmp.Diff(tc.want, FindInjected(tc.pod, &hookC)); diff != "" {
+				t.Errorf("FindInjected (-want +got):\n%s", diff)
+			}
+		})
+	}
+}
+
+func TestRefusedRoundTrip(t *testing.T) {
+	in := map[string]string{"b": "why b", "a": `quote " and \ backslash`}
+	enc := EncodeRefused(in)
+	if enc != `{"a":"quote \" and \\ backslash","b":"why b"}` {
+		t.Errorf("EncodeRefused = %s, want sorted keys", enc)
+	}
+	got, err := DecodeRefused(enc)
+	if err != nil || !cmp.Equal(got, in) {
+		t.Errorf("DecodeRefused(%s) = %v, %v", enc, got, err)
+	}
+	if _, err := DecodeRefused("[1]"); err == nil || !strings.Contains(err.Error(), RefusedInitAnnotation) {
+		t.Errorf("want an error naming the annotation, got %v", err)
 	}
 }

@@ -233,6 +233,7 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		}
 		mgr.GetWebhookServer().Register(opwebhook.PodMutatorPath, &webhook.Admission{Handler: &opwebhook.PodMutator{
 			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), Scope: runScope,
+			RunIndex: controllers.RunRestoreLabelIndex, VeleroNamespace: o.VeleroNamespace,
 		}})
 	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {

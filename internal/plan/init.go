@@ -18,7 +18,6 @@ package plan
 
 import (
 	"fmt"
-	"slices"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -87,11 +86,10 @@ func RecordKeyOfInit(uid types.UID, h *hook.InitHook) RecordKey {
 }
 
 func (d *decider) trackInitHook(pod *corev1.Pod, h *hook.InitHook, r *v1alpha1.HookRecord) {
-	name, ok := injectedAs(pod, &h.Container)
-	if !ok {
-		d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonNotInjected, fmt.Sprintf(
-			"pod %s was created without init container %s: the mutating webhook was unreachable when the pod was "+
-				"created, or something other than the restore created it", r.Pod, h.Container.Name))
+	found := hook.FindInjected(pod, &h.Container)
+	name := found.Name
+	if name == "" {
+		d.notInjected(pod, h, r, found.Clash)
 		return
 	}
 	var status *corev1.ContainerStatus
@@ -161,20 +159,25 @@ func (d *decider) trackInitHook(pod *corev1.Pod, h *hook.InitHook, r *v1alpha1.H
 	d.schedule(deadline)
 }
 
-// injectedAs finds the init container that carries a hook: one of the hook's name, or (when the webhook
-// skipped it as a duplicate) one with the same image, command and args.
-func injectedAs(pod *corev1.Pod, c *corev1.Container) (string, bool) {
-	for _, ic := range pod.Spec.InitContainers {
-		if ic.Name == c.Name {
-			return ic.Name, true
-		}
+// notInjected records an init hook the pod does not carry: refused by the webhook (its reason), kept
+// out by a name clash with one of the pod's own init containers, or missing (the webhook did not see
+// the pod).
+func (d *decider) notInjected(pod *corev1.Pod, h *hook.InitHook, r *v1alpha1.HookRecord, clash *corev1.Container) {
+	refused, _ := hook.DecodeRefused(pod.Annotations[hook.RefusedInitAnnotation])
+	switch why, ok := refused[h.Container.Name]; {
+	case ok:
+		d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonNotInjected, fmt.Sprintf(
+			"init container %s was not injected into pod %s: %s", h.Container.Name, r.Pod, why))
+	case clash != nil:
+		d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonInitContainerNameClash, fmt.Sprintf(
+			"init container %q was not injected into pod %s: the pod already has an init container of that name "+
+				"(image %q, command %q, args %q), which is the pod's own, not the hook; rename the hook's container",
+			h.Container.Name, r.Pod, clash.Image, clash.Command, clash.Args))
+	default:
+		d.finish(r, v1alpha1.HookPhaseFailed, v1alpha1.ReasonNotInjected, fmt.Sprintf(
+			"pod %s was created without init container %s: the mutating webhook was unreachable when the pod was "+
+				"created, or something other than the restore created it", r.Pod, h.Container.Name))
 	}
-	for _, ic := range pod.Spec.InitContainers {
-		if ic.Image == c.Image && slices.Equal(ic.Command, c.Command) && slices.Equal(ic.Args, c.Args) {
-			return ic.Name, true
-		}
-	}
-	return "", false
 }
 
 func timeOrNil(t metav1.Time) *metav1.Time {

@@ -17,6 +17,7 @@ limitations under the License.
 package plan
 
 import (
+	"strings"
 	"testing"
 	"time"
 
@@ -137,6 +138,61 @@ func TestInitTracking(t *testing.T) {
 			}
 			if len(out.Starts) != 0 {
 				t.Errorf("an init hook was sent through exec")
+			}
+		})
+	}
+
+	// Issue 19 item 4: a hook whose container name equals one of the pod's own init containers is never
+	// injected; the tracker must not report the application's container as the hook's outcome.
+	clashCases := map[string]struct {
+		pod        *corev1.Pod
+		wantPhase  string
+		wantInText []string
+	}{
+		"the pod's own init container of the hook's name is not the hook": {
+			pod: initPod(corev1.RestartPolicyAlways, []corev1.Container{{Name: "prep", Image: "app-migrations:2", Command: []string{"migrate"}}},
+				terminated("prep", 0, 0)),
+			wantPhase:  "Failed(InitContainerNameClash)",
+			wantInText: []string{`"prep"`, "app-migrations:2", "not injected"},
+		},
+		"a container the webhook recorded as injected counts even if its program differs from the spec now": {
+			pod: func() *corev1.Pod {
+				p := initPod(corev1.RestartPolicyAlways, []corev1.Container{{Name: "prep", Image: "busybox", Command: []string{"old"}}},
+					terminated("prep", 0, 0))
+				p.Annotations = map[string]string{hook.InjectedAnnotation: hook.EncodeInjected([]string{"prep"})}
+				return p
+			}(),
+			wantPhase: "Succeeded",
+		},
+		"refused at injection (Pod Security): NotInjected with the webhook's reason": {
+			pod: func() *corev1.Pod {
+				p := initPod(corev1.RestartPolicyAlways, nil)
+				p.Annotations = map[string]string{hook.RefusedInitAnnotation: hook.EncodeRefused(map[string]string{
+					"prep": `securityContext.privileged: violates PodSecurity "baseline:latest"`})}
+				return p
+			}(),
+			wantPhase:  "Failed(NotInjected)",
+			wantInText: []string{"securityContext.privileged", "baseline:latest"},
+		},
+	}
+	for name, tc := range clashCases {
+		t.Run(name, func(t *testing.T) {
+			out := Decide(input(initSpec(0), tc.pod))
+			if len(out.Records) != 1 {
+				t.Fatalf("want one record, got %v", phases(out.Records))
+			}
+			r := out.Records[0]
+			got := string(r.Phase)
+			if r.Reason != "" {
+				got += "(" + string(r.Reason) + ")"
+			}
+			if got != tc.wantPhase {
+				t.Errorf("record %s (%s), want %s", got, r.Message, tc.wantPhase)
+			}
+			for _, s := range tc.wantInText {
+				if !strings.Contains(r.Message, s) {
+					t.Errorf("message %q does not mention %q", r.Message, s)
+				}
 			}
 		})
 	}

@@ -19,13 +19,22 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
-	"net/http"
+	"maps"
 	"slices"
+	"strings"
 
+	"github.com/go-logr/logr"
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"github.com/vmware-tanzu/velero/pkg/label"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/validation/field"
+	"k8s.io/klog/v2"
+	psapi "k8s.io/pod-security-admission/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	logf "sigs.k8s.io/controller-runtime/pkg/log"
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
@@ -40,68 +49,248 @@ const PodMutatorPath = "/mutate--v1-pod"
 
 // +kubebuilder:webhook:path=/mutate--v1-pod,mutating=true,failurePolicy=ignore,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=mpod.restorehooks.io,admissionReviewVersions=v1,timeoutSeconds=5,reinvocationPolicy=IfNeeded
 
-// PodMutator injects the init-container hooks of every RestoreHookRun that names the Restore a pod was
-// restored by (its velero.io/restore-name label) and may touch the pod's namespace. It is registered
-// with failurePolicy Ignore and an objectSelector on that label: it never blocks a restore, and a pod it
-// could not see is recorded NotInjected by the reconciler.
+// PodMutator handles the CREATE of every pod labelled velero.io/restore-name (SPEC §6, §9):
+//
+//   - it drops what a pod can only carry as a stale copy from a backup (restorehooks.io/hooks-done, and a
+//     takeover mark, whose Velero annotations it puts back first);
+//   - it takes the pod's annotation exec hook over from Velero's server (moves Velero's
+//     post.hook.restore.velero.io/* annotations into restorehooks.io/post-hook, naming the run in
+//     restorehooks.io/post-hook-run) when a run honouring annotations covers the pod, unless the Restore's
+//     own spec.hooks select the pod;
+//   - it injects the init-container hooks of every run that names the pod's Restore and may touch its
+//     namespace, except containers that would violate the Pod Security Standard the namespace enforces
+//     (recorded in restorehooks.io/refused-init-containers).
+//
+// It is registered with failurePolicy Ignore and an objectSelector on that label, and it never denies a
+// pod: on any internal error it admits the pod unchanged, with an admission warning and a log line, and
+// the reconciler records what the pod lacks (NotInjected init hooks; an exec hook left to Velero).
+// failurePolicy covers only a webhook that cannot be called; an answer of allowed=false would be a
+// rejection whatever the policy, and Velero would lose the pod from the restore.
 type PodMutator struct {
-	// Reader lists RestoreHookRuns (the manager's cache).
+	// Reader lists RestoreHookRuns and reads Restores and Namespaces (the manager's cache).
 	Reader  client.Reader
 	Decoder admission.Decoder
 	Scope   scope.Scope
+	// RunIndex is the cache's field index of RestoreHookRuns by the restore label of their Restore's pods
+	// (controllers.RunRestoreLabelIndex). Listing through it keeps one admission's cost independent of
+	// how many runs, finished or not, the cluster holds.
+	RunIndex string
+	// VeleroNamespace is where a run's Restore lives when its restoreRef has no namespace.
+	VeleroNamespace string
 }
 
 // Handle implements admission.Handler.
 func (m *PodMutator) Handle(ctx context.Context, req admission.Request) admission.Response {
-	log := logf.FromContext(ctx)
+	log := logf.FromContext(ctx).WithValues("pod", klog.KRef(req.Namespace, req.Name))
 	pod := &corev1.Pod{}
 	if err := m.Decoder.Decode(req, pod); err != nil {
-		return admission.Errored(http.StatusBadRequest, fmt.Errorf("decoding pod: %w", err))
+		return admitUnchanged(log, "decoding the pod", err)
 	}
 	if pod.Namespace == "" {
 		pod.Namespace = req.Namespace
+	}
+	if pod.Name != "" {
+		log = logf.FromContext(ctx).WithValues("pod", klog.KObj(pod))
 	}
 	restoreLabel := pod.Labels[velerov1.RestoreNameLabel]
 	if restoreLabel == "" {
 		return admission.Allowed("not a restored pod")
 	}
-	var runs v1alpha1.RestoreHookRunList
-	if err := m.Reader.List(ctx, &runs); err != nil {
-		// failurePolicy Ignore would admit the pod anyway; say why it has no hooks.
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("listing RestoreHookRuns: %w", err))
+	runs, err := m.runsOf(ctx, restoreLabel)
+	if err != nil {
+		return admitUnchanged(log, "listing the RestoreHookRuns of restore "+restoreLabel, err)
 	}
-	slices.SortFunc(runs.Items, func(a, b v1alpha1.RestoreHookRun) int {
-		return a.CreationTimestamp.Compare(b.CreationTimestamp.Time)
-	})
 
 	mutated := pod.DeepCopy()
+	if err := m.takeOver(ctx, log, mutated, runs); err != nil {
+		return admitUnchanged(log, "deciding the exec hook takeover", err)
+	}
+	injected, err := m.injectInitHooks(ctx, log, mutated, runs)
+	if err != nil {
+		return admitUnchanged(log, "injecting init hooks", err)
+	}
+	if equality.Semantic.DeepEqual(pod.Annotations, mutated.Annotations) &&
+		equality.Semantic.DeepEqual(pod.Spec.InitContainers, mutated.Spec.InitContainers) {
+		return admission.Allowed("no restore hook applies")
+	}
+	raw, err := json.Marshal(mutated)
+	if err != nil {
+		return admitUnchanged(log, "encoding the mutated pod", err)
+	}
+	log.V(1).Info("Applying restore hooks", "initContainers", injected,
+		"takenOverBy", mutated.Annotations[hook.PostHookRunAnnotation])
+	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+}
+
+// takeOver cleans stale marks off the pod and, when a run covers its annotation exec hook, moves
+// Velero's exec hook annotations into ours (SPEC §9).
+func (m *PodMutator) takeOver(ctx context.Context, log logr.Logger, pod *corev1.Pod, runs []*v1alpha1.RestoreHookRun) error {
+	annotations := pod.Annotations
+	if _, ok := annotations[hook.HooksDoneAnnotation]; ok {
+		annotations = maps.Clone(annotations)
+		delete(annotations, hook.HooksDoneAnnotation)
+	}
+	// A takeover mark on a pod being created came with it from a backup taken before the write-back.
+	// Put Velero's keys back first, so the decision below is made afresh for this restore. A mark that
+	// does not decode stays as it is: the reconciler fails that hook naming it.
+	if given, changed, err := hook.GiveBack(annotations); err == nil && changed {
+		annotations = given
+	}
+	pod.Annotations = annotations
+	if !hook.HasVeleroExecHook(annotations) {
+		return nil
+	}
+	covering := coveringRuns(pod, runs, m.Scope.MayTouch)
+	if len(covering) == 0 {
+		return nil
+	}
+	restores := map[types.NamespacedName]*velerov1.Restore{}
+	for _, run := range covering {
+		key := m.restoreOf(run)
+		if _, seen := restores[key]; seen {
+			continue
+		}
+		var r velerov1.Restore
+		switch err := m.Reader.Get(ctx, key, &r); {
+		case apierrors.IsNotFound(err):
+			restores[key] = nil
+		case err != nil:
+			return fmt.Errorf("reading Restore %s: %w", key, err)
+		default:
+			restores[key] = &r
+		}
+	}
+	d := decideTakeover(pod, covering, restores, m.restoreOf, m.Scope.MayTouch)
+	if d.run == nil {
+		log.V(1).Info("Leaving the annotation exec hook to Velero", "reason", d.why)
+		return nil
+	}
+	pod.Annotations, _ = hook.TakeOver(annotations, d.run.Namespace+"/"+d.run.Name)
+	return nil
+}
+
+func (m *PodMutator) restoreOf(run *v1alpha1.RestoreHookRun) types.NamespacedName {
+	ns := run.Spec.RestoreRef.Namespace
+	if ns == "" {
+		ns = m.VeleroNamespace
+	}
+	return types.NamespacedName{Namespace: ns, Name: run.Spec.RestoreRef.Name}
+}
+
+// injectInitHooks injects the init hooks of the runs that apply to the pod and records, on the pod,
+// what it injected and what it refused.
+func (m *PodMutator) injectInitHooks(ctx context.Context, log logr.Logger, pod *corev1.Pod, runs []*v1alpha1.RestoreHookRun) ([]string, error) {
 	var injected []string
-	for i := range runs.Items {
-		run := &runs.Items[i]
-		if label.GetValidName(run.Spec.RestoreRef.Name) != restoreLabel || run.Status.Phase.IsTerminal() ||
+	refused := map[string]string{}
+	var enforced *psapi.LevelVersion
+	for _, run := range runs {
+		if label.GetValidName(run.Spec.RestoreRef.Name) != pod.Labels[velerov1.RestoreNameLabel] || run.Status.Phase.IsTerminal() ||
 			run.DeletionTimestamp != nil || !m.Scope.MayTouch(run.Namespace, pod.Namespace) {
 			continue
 		}
-		hooks := hook.ResolveInitHooks(mutated, &run.Spec, hook.ResolveMaxWait(&run.Spec))
+		hooks := hook.ResolveInitHooks(pod, &run.Spec, hook.ResolveMaxWait(&run.Spec))
+		_, wouldInject := hook.InjectInitContainers(pod.Spec.InitContainers, hooks)
+		if len(wouldInject) > 0 && enforced == nil {
+			var ns corev1.Namespace
+			if err := m.Reader.Get(ctx, client.ObjectKey{Name: pod.Namespace}, &ns); err != nil {
+				return nil, fmt.Errorf("reading namespace %s for its Pod Security level: %w", pod.Namespace, err)
+			}
+			lv := hook.EnforcedPodSecurity(ns.Labels)
+			enforced = &lv
+		}
+		for i := range hooks {
+			h := &hooks[i]
+			if h.Problem != nil || !slices.Contains(wouldInject, h.Container.Name) {
+				continue
+			}
+			violations := hook.CheckPodSecurity(*enforced, &h.Container, initHookPath(run, h))
+			if len(violations) == 0 {
+				continue
+			}
+			msg := podSecurityMessage(*enforced, pod.Namespace, violations)
+			h.Problem = &hook.Problem{Reason: v1alpha1.ReasonNotInjected, Message: msg}
+			refused[h.Container.Name] = msg
+			log.Info("Not injecting an init hook that violates the namespace's Pod Security Standard",
+				"run", klog.KObj(run), "container", h.Container.Name, "violations", msg)
+		}
 		var names []string
-		mutated.Spec.InitContainers, names = hook.InjectInitContainers(mutated.Spec.InitContainers, hooks)
+		pod.Spec.InitContainers, names = hook.InjectInitContainers(pod.Spec.InitContainers, hooks)
 		injected = append(injected, names...)
 	}
-	if len(injected) == 0 {
-		return admission.Allowed("no init hooks apply")
+	if len(injected) > 0 {
+		if prev, err := hook.DecodeInjected(pod.Annotations[hook.InjectedAnnotation]); err == nil {
+			injected = append(prev, injected...)
+		}
+		setAnnotation(pod, hook.InjectedAnnotation, hook.EncodeInjected(injected))
 	}
-	if prev, err := hook.DecodeInjected(pod.Annotations[hook.InjectedAnnotation]); err == nil {
-		injected = append(prev, injected...)
+	if len(refused) > 0 {
+		if prev, err := hook.DecodeRefused(pod.Annotations[hook.RefusedInitAnnotation]); err == nil {
+			for k, v := range prev {
+				if _, ok := refused[k]; !ok {
+					refused[k] = v
+				}
+			}
+		}
+		setAnnotation(pod, hook.RefusedInitAnnotation, hook.EncodeRefused(refused))
 	}
-	if mutated.Annotations == nil {
-		mutated.Annotations = map[string]string{}
-	}
-	mutated.Annotations[hook.InjectedAnnotation] = hook.EncodeInjected(injected)
+	return injected, nil
+}
 
-	raw, err := json.Marshal(mutated)
-	if err != nil {
-		return admission.Errored(http.StatusInternalServerError, fmt.Errorf("encoding pod: %w", err))
+func setAnnotation(pod *corev1.Pod, key, value string) {
+	pod.Annotations = maps.Clone(pod.Annotations)
+	if pod.Annotations == nil {
+		pod.Annotations = map[string]string{}
 	}
-	log.V(1).Info("Injecting init hooks", "pod", req.Namespace+"/"+pod.Name, "containers", injected)
-	return admission.PatchResponseFromRaw(req.Object.Raw, raw)
+	pod.Annotations[key] = value
+}
+
+// initHookPath names where an init hook's container is declared, for messages.
+func initHookPath(run *v1alpha1.RestoreHookRun, h *hook.InitHook) *field.Path {
+	if h.Source == v1alpha1.HookSourceAnnotation {
+		return field.NewPath("metadata", "annotations").Key(hook.InitContainerImageAnnotation)
+	}
+	return field.NewPath(fmt.Sprintf("RestoreHookRun %s/%s spec", run.Namespace, run.Name)).Child("hooks", "resources").
+		Index(int(h.ResourceIndex)).Child("postHooks").Index(int(h.Index)).Child("init", "initContainers").Key(h.Container.Name)
+}
+
+func podSecurityMessage(lv psapi.LevelVersion, namespace string, violations []hook.PodSecurityViolation) string {
+	parts := make([]string, len(violations))
+	for i, v := range violations {
+		parts[i] = v.Field + ": " + v.Detail
+	}
+	return fmt.Sprintf("it would violate PodSecurity %q, which namespace %q enforces (label %s, baseline when unlabelled): %s",
+		lv.String(), namespace, psapi.EnforceLevelLabel, strings.Join(parts, "; "))
+}
+
+// runsOf lists the runs whose Restore's pods carry restoreLabel, oldest first, through the cache's
+// index and without deep copies: every returned run shares memory with the cache and must not be
+// modified (ResolveInitHooks copies what it injects).
+func (m *PodMutator) runsOf(ctx context.Context, restoreLabel string) ([]*v1alpha1.RestoreHookRun, error) {
+	if m.RunIndex == "" {
+		return nil, errors.New("the pod webhook was set up without the RestoreHookRun index")
+	}
+	var list v1alpha1.RestoreHookRunList
+	if err := m.Reader.List(ctx, &list, client.MatchingFields{m.RunIndex: restoreLabel}, client.UnsafeDisableDeepCopy); err != nil {
+		return nil, err
+	}
+	runs := make([]*v1alpha1.RestoreHookRun, len(list.Items))
+	for i := range list.Items {
+		runs[i] = &list.Items[i]
+	}
+	slices.SortStableFunc(runs, func(a, b *v1alpha1.RestoreHookRun) int {
+		if c := a.CreationTimestamp.Compare(b.CreationTimestamp.Time); c != 0 {
+			return c
+		}
+		return strings.Compare(a.Namespace+"/"+a.Name, b.Namespace+"/"+b.Name)
+	})
+	return runs, nil
+}
+
+// admitUnchanged answers an internal error: the pod is admitted as it came, with a warning (shown to
+// whoever created it) and a log line saying what the webhook could not do.
+func admitUnchanged(log logr.Logger, doing string, err error) admission.Response {
+	log.Error(err, "Admitting the pod unchanged: restore hooks could not be applied to it", "while", doing)
+	return admission.Allowed("admitted unchanged after an internal error").WithWarnings(fmt.Sprintf(
+		"restore-hook-operator admitted this pod unchanged: %s failed: %v; its init hooks are not injected "+
+			"(the RestoreHookRun records them NotInjected) and its annotation exec hook is left to Velero", doing, err))
 }

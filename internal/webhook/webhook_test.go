@@ -296,8 +296,11 @@ func asUser(name, ns string, rules ...rbacv1.PolicyRule) client.Client {
 var (
 	manageRuns = rbacv1.PolicyRule{APIGroups: []string{"hooks.restorehooks.io"}, Resources: []string{"restorehookruns"},
 		Verbs: []string{"create", "update", "get"}}
-	execPods = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create"}}
+	execPods   = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods/exec"}, Verbs: []string{"create"}}
+	createPods = rbacv1.PolicyRule{APIGroups: []string{""}, Resources: []string{"pods"}, Verbs: []string{"create"}}
 )
+
+func randSuffix() string { return rand.String(4) }
 
 func userRun(namespace string, includes ...string) *v1alpha1.RestoreHookRun {
 	return &v1alpha1.RestoreHookRun{ObjectMeta: metav1.ObjectMeta{Namespace: namespace, Name: "run-" + rand.String(5)},

@@ -1,0 +1,22 @@
+/*
+Copyright 2026 The restore-hook-operator Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+// RunRestoreLabelIndex is the field index, registered on the manager's cache by SetupWithManager, of
+// RestoreHookRuns by the velero.io/restore-name value Velero gives their Restore's pods. The pod
+// webhook lists the runs of a restored pod through it instead of every run in the cluster.
+const RunRestoreLabelIndex = runRestoreLabelIndex
