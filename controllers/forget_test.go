@@ -36,7 +36,14 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
+	"github.com/restorehooks/restore-hook-operator/internal/hook"
 )
+
+// takenOver returns annotations as the pod webhook leaves them when run takes their exec hook over.
+func takenOver(run string, annotations map[string]string) map[string]string {
+	out, _ := hook.TakeOver(annotations, run)
+	return out
+}
 
 // newDirectReconciler returns a reconciler over a fake client with the indexes the manager would set
 // up, so a test can call Reconcile itself and look at the reconciler's per-run state.
@@ -122,7 +129,7 @@ func TestReplacedRunCancelsTheOldRunsExecs(t *testing.T) {
 		ObjectMeta: metav1.ObjectMeta{Namespace: "app", Name: "db-0", UID: "pod-uid",
 			CreationTimestamp: metav1.Now(),
 			Labels:            map[string]string{velerov1.RestoreNameLabel: label.GetValidName("r1")},
-			Annotations:       map[string]string{"post.hook.restore.velero.io/command": `["/bin/sleep","600"]`}},
+			Annotations:       takenOver("velero/hooks", map[string]string{hook.ExecCommandAnnotation: `["/bin/sleep","600"]`})},
 		Spec: corev1.PodSpec{Containers: []corev1.Container{{Name: "db", Image: "busybox"}}},
 		Status: corev1.PodStatus{Phase: corev1.PodRunning, ContainerStatuses: []corev1.ContainerStatus{{
 			Name: "db", State: corev1.ContainerState{Running: &corev1.ContainerStateRunning{StartedAt: metav1.Now()}}}}},

@@ -34,6 +34,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
+	"github.com/restorehooks/restore-hook-operator/internal/hook"
 	"github.com/restorehooks/restore-hook-operator/internal/operator"
 )
 
@@ -233,4 +234,11 @@ func ensureNamespace(name string) {
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		Expect(err).NotTo(HaveOccurred())
 	}
+}
+
+// takenOver returns annotations as the pod webhook leaves them when run (namespace/name) takes their exec
+// hook over from Velero: this suite runs no webhooks.
+func takenOver(run string, annotations map[string]string) map[string]string {
+	out, _ := hook.TakeOver(annotations, run)
+	return out
 }

@@ -55,6 +55,7 @@ package controllers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strconv"
 	"strings"
 	"sync"
@@ -71,6 +72,7 @@ import (
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/flowcontrol"
+	"k8s.io/client-go/util/retry"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -179,7 +181,7 @@ func CacheOptions() cache.Options {
 // +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns,verbs=get;list;watch
 // +kubebuilder:rbac:groups=hooks.restorehooks.io,resources=restorehookruns/status,verbs=update;patch
 // +kubebuilder:rbac:groups=velero.io,resources=restores,verbs=get;list;watch
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch;patch
 // +kubebuilder:rbac:groups="",resources=pods/exec,verbs=create
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -466,6 +468,7 @@ func (r *RestoreHookRunReconciler) decide(obs *observation) *decision {
 			RunStart: st.StartTime.Time, Pods: obs.pods, Forbidden: obs.forbidden, InFlight: r.dispatch.inFlight(run.UID),
 			Attempts: d.attempts, Now: now, MaxWait: maxWait, Capacity: capacity, RecordOutput: d.recordOutput(),
 			RestoreMayCreatePods: restoreMayCreatePods(obs.restore, now),
+			RunName:              run.Namespace + "/" + run.Name,
 		})
 	}
 	st.Hooks, st.AbortedBy = d.out.Records, d.out.AbortedBy
@@ -487,7 +490,8 @@ func (r *RestoreHookRunReconciler) decide(obs *observation) *decision {
 	d.phase = decidePhase(phaseInput{
 		prev: run.Status.Phase, restore: obs.restore, everSeen: run.Status.RestorePhase != "",
 		created: run.CreationTimestamp.Time, maxWait: maxWait, podsInScope: len(obs.pods),
-		unfinished: int(c.pending), failed: int(c.failed + c.skipped), now: now,
+		// A pod whose annotations are still to be given back keeps the run open (SPEC §9).
+		unfinished: int(c.pending) + len(d.out.WriteBacks), failed: int(c.failed + c.skipped - c.notOurs), now: now,
 	})
 	st.Phase = d.phase.phase
 	if st.Phase.IsTerminal() && st.CompletionTime == nil {
@@ -496,6 +500,7 @@ func (r *RestoreHookRunReconciler) decide(obs *observation) *decision {
 	}
 	setCounters(st, c)
 	setConditions(st, d.phase, c, run.Generation)
+	setVeleroSpecHooks(st, obs.restore, run.Generation)
 	st.ObservedGeneration = run.Generation
 	return d
 }
@@ -542,9 +547,10 @@ func (r *RestoreHookRunReconciler) settleQueue(uid types.UID, st *v1alpha1.Resto
 	r.dispatch.resume(uid)
 }
 
-// act carries out a persisted decision: starts execs, emits events, counts metrics. A decision that
-// changed nothing has nothing to act on.
+// act carries out a decision: gives taken-over pods their annotations back, and for a persisted one
+// starts execs, emits events, counts metrics.
 func (r *RestoreHookRunReconciler) act(ctx context.Context, obs *observation, d *decision) {
+	r.giveBack(ctx, obs.run, d.out.WriteBacks)
 	if !d.written {
 		return
 	}
@@ -571,6 +577,11 @@ func (r *RestoreHookRunReconciler) act(ctx context.Context, obs *observation, d 
 	if (prev == "" || prev == v1alpha1.RunPhasePending) && next.Status.Phase == v1alpha1.RunPhaseRunning {
 		r.Recorder.Eventf(next, nil, corev1.EventTypeNormal, "RunStarted", "Start",
 			"Following Restore %s", r.restoreKey(next))
+		if n := veleroSpecHookCount(obs.restore); n > 0 {
+			r.Recorder.Eventf(next, nil, corev1.EventTypeWarning, "VeleroSpecHooks", "Start",
+				"Restore %s has %d resource hook specs of its own in spec.hooks: Velero's server runs them, and this run neither runs nor tracks them",
+				r.restoreKey(next), n)
+		}
 	}
 	for _, e := range out.EntryEvents {
 		reason, typ := "EntryReleased", corev1.EventTypeNormal
@@ -625,6 +636,38 @@ func (r *RestoreHookRunReconciler) act(ctx context.Context, obs *observation, d 
 		delete(r.suppressed, next.UID)
 		r.mu.Unlock()
 		r.Recorder.Eventf(next, nil, typ, reason, "Complete", "%s", plan.Truncate(msg, plan.MaxMessage))
+	}
+}
+
+// giveBack writes Velero's annotations back on pods this run took over whose exec hooks have all ended,
+// and marks them hooks-done for this run (SPEC §9): one optimistic-concurrency patch per pod, retried on
+// conflict. A pod that fails keeps the run open; a later pass tries again.
+func (r *RestoreHookRunReconciler) giveBack(ctx context.Context, run *v1alpha1.RestoreHookRun, pods []types.NamespacedName) {
+	runName := run.Namespace + "/" + run.Name
+	for _, key := range pods {
+		err := retry.RetryOnConflict(retry.DefaultRetry, func() error {
+			pod := &corev1.Pod{}
+			if err := r.Get(ctx, key, pod); err != nil {
+				return client.IgnoreNotFound(err)
+			}
+			if pod.Annotations[hook.PostHookRunAnnotation] != runName {
+				return nil // given back already, or not ours
+			}
+			base := pod.DeepCopy()
+			anns, _, err := hook.GiveBack(pod.Annotations)
+			if err != nil {
+				// The mark does not decode (its hook failed InvalidAnnotation): drop it, keep the rest.
+				anns = maps.Clone(pod.Annotations)
+				delete(anns, hook.PostHookAnnotation)
+				delete(anns, hook.PostHookRunAnnotation)
+			}
+			anns[hook.HooksDoneAnnotation] = runName
+			pod.Annotations = anns
+			return r.Patch(ctx, pod, client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{}))
+		})
+		if err != nil {
+			logf.FromContext(ctx).Error(err, "Writing Velero's hook annotations back", "pod", key)
+		}
 	}
 }
 

@@ -55,12 +55,14 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 
 	It("runs an annotation hook, records its outcome and follows the Restore to Completed", func() {
 		restore := newRestore()
-		pod := newPod(ns, "app", restore, []string{"main"}, map[string]string{
+		run := newRun(ns, restore, nil)
+		// This suite has no webhooks: the pod arrives as the pod webhook leaves it when it takes the
+		// hook over from Velero for this run.
+		pod := newPod(ns, "app", restore, []string{"main"}, takenOver(ns+"/"+run.Name, map[string]string{
 			hook.ExecCommandAnnotation: `["/bin/sh", "-c", "echo restored"]`,
-		})
+		}))
 		fake.SetResults(exec.Key(ns, "app", "main", "/bin/sh", "-c", "echo restored"),
 			exec.Result{ExitCode: 0, Stdout: "restored\n"})
-		run := newRun(ns, restore, nil)
 
 		Eventually(recordPhases(run)).Should(Equal([]string{"app/main:0=Waiting"}))
 		Expect(runPhase(run)()).To(Equal(v1alpha1.RunPhaseRunning))
@@ -100,15 +102,44 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 		Eventually(eventReasons(run)).Should(ContainElements("RunStarted", "RunCompleted"))
 		Eventually(eventReasons(pod)).Should(ContainElement("RestoreHookSucceeded"))
 		Expect(callsIn(fake, ns)).To(Equal([]string{"app/main:/bin/sh -c echo restored"}))
+
+		// Once its hooks ended, the pod gets Velero's declaration back and says which run ran it.
+		Eventually(func() map[string]string {
+			var got corev1.Pod
+			Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &got)).To(Succeed())
+			return got.Annotations
+		}).Should(And(
+			HaveKeyWithValue(hook.ExecCommandAnnotation, `["/bin/sh", "-c", "echo restored"]`),
+			HaveKeyWithValue(hook.HooksDoneAnnotation, ns+"/"+run.Name),
+			Not(HaveKey(hook.PostHookAnnotation)), Not(HaveKey(hook.PostHookRunAnnotation))))
+	})
+
+	It("records Velero's and other runs' annotation hooks as skipped, never runs them, and is not degraded by them", func() {
+		restore := newRestore()
+		run := newRun(ns, restore, nil)
+		velero := newPod(ns, "velero", restore, []string{"main"}, map[string]string{hook.ExecCommandAnnotation: "/bin/velero-runs-me"})
+		other := newPod(ns, "other", restore, []string{"main"}, takenOver(ns+"/someone-else", map[string]string{hook.ExecCommandAnnotation: "/bin/other"}))
+		setRunning(velero, false, "main")
+		setRunning(other, false, "main")
+		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
+		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhaseCompleted))
+		Expect(recordPhases(run)()).To(ConsistOf("velero/main:0=Skipped(RunByVelero)", "other/main:0=Skipped(AlreadyRun)"))
+		st := getRun(run).Status
+		Expect([]int32{st.HooksAttempted, st.HooksSkipped, st.HooksFailed}).To(Equal([]int32{0, 2, 0}))
+		Expect(meta.IsStatusConditionTrue(st.Conditions, v1alpha1.ConditionDegraded)).To(BeFalse())
+		for _, r := range st.Hooks {
+			Expect(r.Reason).To(BeElementOf(v1alpha1.ReasonRunByVelero, v1alpha1.ReasonAlreadyRun))
+		}
+		Expect(callsIn(fake, ns)).To(BeEmpty())
 	})
 
 	It("lets an annotation exec hook replace the spec exec hooks of its pod only (Velero's XOR)", func() {
 		restore := newRestore()
-		annotated := newPod(ns, "annotated", restore, []string{"main"}, map[string]string{
-			hook.ExecCommandAnnotation: "/bin/annotated",
-		})
-		plain := newPod(ns, "plain", restore, []string{"main"}, nil)
 		run := newRun(ns, restore, nil, execSpec("spec-hooks", execHook("", "/bin/spec")))
+		annotated := newPod(ns, "annotated", restore, []string{"main"}, takenOver(ns+"/"+run.Name, map[string]string{
+			hook.ExecCommandAnnotation: "/bin/annotated",
+		}))
+		plain := newPod(ns, "plain", restore, []string{"main"}, nil)
 		setRunning(annotated, false, "main")
 		setRunning(plain, false, "main")
 		Eventually(recordPhases(run)).Should(ConsistOf("annotated/main:0=Succeeded", "plain/main:0=Succeeded"))

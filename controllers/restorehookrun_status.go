@@ -143,6 +143,9 @@ func setOmission(st *v1alpha1.RestoreHookRunStatus, o omission) {
 // counts are the status counters, from records plus folded (omitted) hooks.
 type counts struct {
 	attempted, succeeded, failed, skipped, pending int32
+	// notOurs counts the skipped hooks that Velero's server or another run runs: not attempted here, and
+	// never a failure (SPEC §9).
+	notOurs int32
 }
 
 func countRecords(records []v1alpha1.HookRecord, o omission) counts {
@@ -155,11 +158,36 @@ func countRecords(records []v1alpha1.HookRecord, o omission) counts {
 			c.failed++
 		case v1alpha1.HookPhaseSkipped:
 			c.skipped++
+			if records[i].NotOurs() {
+				c.notOurs++
+				c.attempted--
+			}
 		default:
 			c.pending++
 		}
 	}
 	return c
+}
+
+// veleroSpecHookCount is how many resource hook specs the Restore has of its own (Velero runs them).
+func veleroSpecHookCount(restore *velerov1.Restore) int {
+	if restore == nil {
+		return 0
+	}
+	return len(restore.Spec.Hooks.Resources)
+}
+
+// setVeleroSpecHooks says, as a condition, that the Restore's own hook specs are Velero's (SPEC §9).
+func setVeleroSpecHooks(st *v1alpha1.RestoreHookRunStatus, restore *velerov1.Restore, generation int64) {
+	n := veleroSpecHookCount(restore)
+	if n == 0 {
+		meta.RemoveStatusCondition(&st.Conditions, v1alpha1.ConditionVeleroSpecHooks)
+		return
+	}
+	meta.SetStatusCondition(&st.Conditions, metav1.Condition{Type: v1alpha1.ConditionVeleroSpecHooks,
+		Status: metav1.ConditionTrue, Reason: v1alpha1.ConditionReasonNotTracked, ObservedGeneration: generation,
+		Message: fmt.Sprintf("Restore %s/%s has %d resource hook specs of its own in spec.hooks: Velero's server runs them, and this run neither runs nor tracks them",
+			restore.Namespace, restore.Name, n)})
 }
 
 // setCounters writes the counters and the HOOKS column's summary.
@@ -192,9 +220,9 @@ func setConditions(st *v1alpha1.RestoreHookRunStatus, d phaseDecision, c counts,
 	switch {
 	case d.phase == v1alpha1.RunPhaseFailed:
 		degraded.Status, degraded.Reason, degraded.Message = metav1.ConditionTrue, d.reason, d.message
-	case c.failed+c.skipped > 0:
+	case c.failed+c.skipped-c.notOurs > 0:
 		degraded.Status, degraded.Reason = metav1.ConditionTrue, v1alpha1.ConditionReasonHooksFailed
-		degraded.Message = fmt.Sprintf("%s failed, %d skipped", hooksN(int(c.failed)), c.skipped)
+		degraded.Message = fmt.Sprintf("%s failed, %d skipped", hooksN(int(c.failed)), c.skipped-c.notOurs)
 		if len(st.Hooks) > 0 {
 			degraded.Message += ": " + firstFailures(st.Hooks, 3)
 		}

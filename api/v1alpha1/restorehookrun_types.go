@@ -320,9 +320,16 @@ const (
 	HookPhaseSucceeded HookPhase = "Succeeded"
 	// HookPhaseFailed: the hook failed; reason says why.
 	HookPhaseFailed HookPhase = "Failed"
-	// HookPhaseSkipped: the hook was never started because a Fail policy aborted the run.
+	// HookPhaseSkipped: the hook was never started here; reason says why (a Fail policy aborted the run, a
+	// dependency failed, or the hook is Velero's or another run's to run).
 	HookPhaseSkipped HookPhase = "Skipped"
 )
+
+// NotOurs reports whether a record is of a hook that someone else runs (Velero's server or another run):
+// it counts as skipped, never as attempted or failed.
+func (r *HookRecord) NotOurs() bool {
+	return r.Phase == HookPhaseSkipped && (r.Reason == ReasonRunByVelero || r.Reason == ReasonAlreadyRun)
+}
 
 // IsFinished reports whether a hook in this phase will never change again.
 func (p HookPhase) IsFinished() bool {
@@ -387,6 +394,14 @@ const (
 	ReasonHookRemoved HookReason = "HookRemoved"
 	// ReasonRestoreDeleted: the Restore was deleted before the hook started.
 	ReasonRestoreDeleted HookReason = "RestoreDeleted"
+	// ReasonRunByVelero: the pod still carries Velero's annotation exec hook without this operator's
+	// takeover mark (no run covered it when it was created, the pod webhook was unreachable, or a
+	// Restore.spec.hooks entry selects the pod), so Velero's server runs it; it is never run here. Counted
+	// as skipped, not attempted, and never a failure.
+	ReasonRunByVelero HookReason = "RunByVelero"
+	// ReasonAlreadyRun: another RestoreHookRun took this annotation hook over, or already ran it (the pod
+	// says which); it is not run again here. Counted as skipped, not attempted, and never a failure.
+	ReasonAlreadyRun HookReason = "AlreadyRun"
 	// ReasonWaitingForDependency: the hook is Waiting for an entry named in its entry's dependsOn to be
 	// done; the message names it.
 	ReasonWaitingForDependency HookReason = "WaitingForDependency"
@@ -411,6 +426,11 @@ const (
 const (
 	// ConditionReasonInProgress: the run is not finished yet.
 	ConditionReasonInProgress = "InProgress"
+	// ConditionVeleroSpecHooks is True when the Restore has hook specs of its own (Restore.spec.hooks):
+	// Velero's server runs those, and this run neither runs nor tracks them.
+	ConditionVeleroSpecHooks = "VeleroSpecHooks"
+	// ConditionReasonNotTracked is the reason of ConditionVeleroSpecHooks.
+	ConditionReasonNotTracked = "NotTracked"
 	// ConditionReasonNoFailures: no hook has failed.
 	ConditionReasonNoFailures = "NoFailures"
 	// ConditionReasonHooksFailed: at least one hook failed or was skipped.

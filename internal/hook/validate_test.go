@@ -320,12 +320,12 @@ func TestValidateDependencies(t *testing.T) {
 		resources []v1alpha1.RestoreResourceHookSpec
 		want      []string // "path: detail"
 	}{
-		"no dependencies":  {resources: []v1alpha1.RestoreResourceHookSpec{entry("a"), entry("b")}},
-		"a chain":          {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("migrate", "db"), entry("warm", "migrate")}},
-		"a diamond":        {resources: []v1alpha1.RestoreResourceHookSpec{entry("a"), entry("b", "a"), entry("c", "a"), entry("d", "b", "c")}},
-		"declared later":   {resources: []v1alpha1.RestoreResourceHookSpec{entry("app", "db"), entry("db")}},
-		"a shared name":    {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("db"), entry("app", "db")}},
-		"a repeated name":  {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("app", "db", "db")}},
+		"no dependencies": {resources: []v1alpha1.RestoreResourceHookSpec{entry("a"), entry("b")}},
+		"a chain":         {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("migrate", "db"), entry("warm", "migrate")}},
+		"a diamond":       {resources: []v1alpha1.RestoreResourceHookSpec{entry("a"), entry("b", "a"), entry("c", "a"), entry("d", "b", "c")}},
+		"declared later":  {resources: []v1alpha1.RestoreResourceHookSpec{entry("app", "db"), entry("db")}},
+		"a shared name":   {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("db"), entry("app", "db")}},
+		"a repeated name": {resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("app", "db", "db")}},
 		"an unknown name": {
 			resources: []v1alpha1.RestoreResourceHookSpec{entry("db"), entry("app", "dbb")},
 			want:      []string{`spec.hooks.resources[1].dependsOn[0]: no entry of spec.hooks.resources is named "dbb" (dependsOn names entries of the same run)`},

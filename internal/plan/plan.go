@@ -103,6 +103,8 @@ type Input struct {
 	Capacity int
 	// RecordOutput keeps output tails in records.
 	RecordOutput bool
+	// RunName is the run's namespace/name: the name the pod webhook's takeover mark names (SPEC §9).
+	RunName string
 	// RestoreMayCreatePods says the Restore may still create pods (it is New or InProgress, or finished
 	// too recently for the cache to hold its last pods): no entry is done while it does (SPEC §13).
 	RestoreMayCreatePods bool
@@ -135,6 +137,9 @@ type Output struct {
 	NextCheck time.Time
 	// EntryEvents say which dependsOn entries were released or skipped for a dependency in this pass.
 	EntryEvents []EntryEvent
+	// WriteBacks are pods this run took over whose exec hooks have all ended: Velero's annotations go back
+	// on them (SPEC §9). Until that is done the run is not over.
+	WriteBacks []types.NamespacedName
 }
 
 // podState is what one pass knows about one pod.
@@ -164,6 +169,7 @@ func Decide(in Input) Output {
 		Transitions: d.transitions,
 		NextCheck:   d.next,
 		EntryEvents: d.entryEvents,
+		WriteBacks:  d.writeBacks(),
 	}
 }
 
@@ -233,6 +239,12 @@ func (d *decider) resolve() {
 				d.addRecord(pod, key, v1alpha1.HookTypeExec)
 			}
 			r := d.rec(key)
+			if !known && h.Source == v1alpha1.HookSourceAnnotation {
+				if reason, msg := d.annotationOwner(pod); reason != "" {
+					d.finish(r, v1alpha1.HookPhaseSkipped, reason, msg)
+					continue
+				}
+			}
 			if h.OnError == v1alpha1.HookErrorModeFail {
 				r.OnError = h.OnError // also for records written before the field existed
 			}

@@ -692,8 +692,10 @@ func TestOutput(t *testing.T) {
 func TestAnnotationXORSpec(t *testing.T) {
 	spec := specWith(execHook("db", "spec-hook"))
 	pod := testPod("p", []string{"db"}, running("db"))
-	pod.Annotations = map[string]string{hook.ExecCommandAnnotation: `["/bin/annotated"]`}
-	out := Decide(input(spec, pod))
+	pod.Annotations, _ = hook.TakeOver(map[string]string{hook.ExecCommandAnnotation: `["/bin/annotated"]`}, "velero/run")
+	in := input(spec, pod)
+	in.RunName = "velero/run"
+	out := Decide(in)
 	if len(out.Records) != 1 || out.Records[0].Source != v1alpha1.HookSourceAnnotation {
 		t.Fatalf("want only the annotation hook, got %+v", out.Records)
 	}

@@ -19,6 +19,7 @@ package e2e
 import (
 	"encoding/json"
 	"path/filepath"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 	"time"
 
 	. "github.com/onsi/ginkgo/v2"
@@ -47,10 +48,11 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 		order := filepath.Join(dir, "order")
 		cmd, err := json.Marshal(shell("echo a >> " + order + "; echo annotation-hook-out"))
 		Expect(err).NotTo(HaveOccurred())
-		runningPod(restoredPod(ns, "db-0", restore, nil, map[string]string{
+		// The run exists first, so the pod webhook takes the hook over from Velero (SPEC §9).
+		run := newRun(ns, restore)
+		pod := runningPod(restoredPod(ns, "db-0", restore, nil, map[string]string{
 			"post.hook.restore.velero.io/command": string(cmd),
 		}, "db", "sidecar"))
-		run := newRun(ns, restore)
 		completeRestore(restore)
 
 		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhaseCompleted))
@@ -68,6 +70,34 @@ var _ = Describe("Exec hooks through kwok's pods/exec", func() {
 		// Once: the command ran a single time, and nothing sends it again while the run sits finished.
 		Expect(lines(order)).To(Equal([]string{"a"}))
 		Consistently(fileLines(order)).Should(Equal([]string{"a"}))
+
+		// Velero's declaration is back on the pod, for a later backup, and the pod says who ran it.
+		var got corev1.Pod
+		Expect(k8sClient.Get(ctx, client.ObjectKeyFromObject(pod), &got)).To(Succeed())
+		Expect(got.Annotations).To(HaveKeyWithValue("post.hook.restore.velero.io/command", string(cmd)))
+		Expect(got.Annotations).To(HaveKeyWithValue("restorehooks.io/hooks-done", run.Namespace+"/"+run.Name))
+		Expect(got.Annotations).NotTo(HaveKey("restorehooks.io/post-hook"))
+		Expect(got.Annotations).NotTo(HaveKey("restorehooks.io/post-hook-run"))
+	})
+
+	It("leaves to Velero an annotation hook of a pod created before any run covered it", func() {
+		order := filepath.Join(dir, "order")
+		cmd, err := json.Marshal(shell("echo a >> " + order))
+		Expect(err).NotTo(HaveOccurred())
+		runningPod(restoredPod(ns, "early-0", restore, nil, map[string]string{
+			"post.hook.restore.velero.io/command": string(cmd),
+		}, "main"))
+		run := newRun(ns, restore)
+		completeRestore(restore)
+
+		Eventually(runPhase(run)).Should(Equal(v1alpha1.RunPhaseCompleted))
+		rec := record(run, "early-0", "main", 0)
+		Expect(rec.Phase).To(Equal(v1alpha1.HookPhaseSkipped))
+		Expect(rec.Reason).To(Equal(v1alpha1.ReasonRunByVelero))
+		Expect(rec.Message).To(ContainSubstring("Velero's server runs this annotation hook"))
+		st := getRun(run).Status
+		Expect([]int32{st.HooksAttempted, st.HooksSkipped, st.HooksFailed}).To(Equal([]int32{0, 1, 0}))
+		Consistently(fileLines(order), "1s").Should(BeEmpty(), "the operator ran a hook that is Velero's")
 	})
 
 	It("runs each container's hooks in declaration order, containers in the order they came up", func() {

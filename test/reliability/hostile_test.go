@@ -55,6 +55,8 @@ var _ = Describe("Hostile input", func() {
 	})
 
 	It("rejects or records with a clear error: huge and unicode annotations", func() {
+		// The run exists before the pods, so the pod webhook takes their annotation hooks over from Velero.
+		run := newRun(ns, restore)
 		By("a 1 MiB annotation value: the API server refuses the pod, so nothing reaches the operator")
 		huge := restoredPod(ns, "huge-0", restore, nil, map[string]string{
 			hook.ExecCommandAnnotation: `["/bin/sh", "-c", "` + strings.Repeat("x", mib) + `"]`,
@@ -78,7 +80,6 @@ var _ = Describe("Hostile input", func() {
 			hook.ExecCommandAnnotation: "true", hook.ExecContainerAnnotation: "mäin✓",
 		}, "main"))
 
-		run := newRun(ns, restore)
 		completeRestore(restore)
 		Expect(waitTerminal(run, 30*time.Second)).To(Equal(v1alpha1.RunPhasePartiallyFailed), "records: %v", records(run)())
 		Expect(records(run)()).To(ConsistOf(
