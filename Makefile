@@ -96,6 +96,14 @@ test-unit: ## Run the tests that need no control plane.
 build: manifests generate ## Build the manager binary.
 	go build -o bin/manager ./cmd/manager
 
+.PHONY: plugin
+plugin: ## Build the kubectl plugin as bin/kubectl-restorehooks (on PATH it is `kubectl restorehooks`).
+	go build -trimpath -o $(GOBIN_LOCAL)/kubectl-restorehooks ./cmd/kubectl-restorehooks
+
+.PHONY: plugin-dist
+plugin-dist: ## At release: build the plugin's krew archives into dist/plugin/ and write their sha256 into plugins/restorehooks.yaml.
+	hack/plugin-dist.sh
+
 .PHONY: run
 run: manifests generate ## Run the manager against the cluster in KUBECONFIG.
 	go run ./cmd/manager

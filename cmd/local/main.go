@@ -17,9 +17,9 @@ limitations under the License.
 // Command local runs the whole system on this machine (`make run-local`): a control plane (envtest's
 // kube-apiserver and etcd), kwok as a node whose pods run and whose pods/exec runs commands as local
 // processes, Velero's Restore CRD, and the operator with its webhooks — the same code path as in a
-// cluster. It then plays a demo restore, shows the run progressing and its per-hook table, and keeps the
-// cluster up (printing a KUBECONFIG) until interrupted. With --once it exits after the demo, 0 when the
-// demo's expected outcomes hold.
+// cluster. It then plays a demo restore, shows the run progressing and then its `kubectl restorehooks
+// describe` view, and keeps the cluster up (printing a KUBECONFIG) until interrupted. With --once it
+// exits after the demo, 0 when the demo's expected outcomes hold.
 package main
 
 import (
@@ -32,10 +32,10 @@ import (
 	"path/filepath"
 	"strings"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -43,6 +43,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/internal/describe"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 	"github.com/restorehooks/restore-hook-operator/internal/operator"
@@ -128,7 +129,9 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 	if err != nil {
 		return err
 	}
-	printTable(final)
+	if err := printDescribe(final); err != nil {
+		return err
+	}
 
 	problems := checkOutcome(final)
 	if once {
@@ -145,11 +148,14 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 The cluster stays up until Ctrl-C. Try:
   export KUBECONFIG=%s
   kubectl get restorehookruns -A
+  make plugin && export PATH=$PWD/bin:$PATH   # then: kubectl restorehooks list -A
+  kubectl restorehooks describe -n %s %s
+  kubectl restorehooks logs -n %s %s cache-0
   kubectl get rhr -n %s %s -o yaml
   kubectl describe rhr -n %s %s
   kubectl get events -n %s
   kubectl explain restorehookrun.spec.hooks.resources.postHooks.exec
-`, local.Kwok.Kubeconfig, veleroNS, runName, veleroNS, runName, demoNS)
+`, local.Kwok.Kubeconfig, veleroNS, runName, veleroNS, runName, veleroNS, runName, veleroNS, runName, demoNS)
 	<-ctx.Done()
 	return nil
 }
@@ -303,38 +309,14 @@ func checkOutcome(run *v1alpha1.RestoreHookRun) []string {
 	return problems
 }
 
-func printTable(run *v1alpha1.RestoreHookRun) {
-	fmt.Println()
-	w := tabwriter.NewWriter(os.Stdout, 0, 4, 2, ' ', 0)
-	_, _ = fmt.Fprintln(w, "POD\tCONTAINER\tHOOK\tTYPE\tSOURCE\tPHASE\tREASON\tATTEMPTS\tDURATION")
-	for _, r := range run.Status.Hooks {
-		dur := "-"
-		if r.StartTime != nil && r.CompletionTime != nil {
-			// Record times are stored to the second.
-			if d := r.CompletionTime.Sub(r.StartTime.Time); d < time.Second {
-				dur = "<1s"
-			} else {
-				dur = d.String()
-			}
-		}
-		reason := string(r.Reason)
-		if reason == "" {
-			reason = "-"
-		}
-		_, _ = fmt.Fprintf(w, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%d\t%s\n", r.Pod, r.Container, r.Hook, r.Type, r.Source,
-			r.Phase, reason, r.Attempts, dur)
-	}
-	_ = w.Flush()
-	fmt.Printf("\nRun %s/%s: %s — %s hooks succeeded, %d failed (hooksAttempted %d, hooksFailed %d)\n",
-		run.Namespace, run.Name, run.Status.Phase, run.Status.Summary, run.Status.HooksFailed,
-		run.Status.HooksAttempted, run.Status.HooksFailed)
-	for _, r := range run.Status.Hooks {
-		if r.Phase == v1alpha1.HookPhaseFailed {
-			fmt.Printf("  %s %s in container %s failed (%s): %s\n", r.Pod, r.Hook, r.Container, r.Reason, r.Message)
-			if r.Stderr != "" {
-				fmt.Printf("    stderr: %s\n", strings.TrimSpace(r.Stderr))
-			}
-		}
+// printDescribe prints the finished run the way `kubectl restorehooks describe` shows it: the same
+// rendering (internal/describe), so the demo shows the real tool's output.
+func printDescribe(run *v1alpha1.RestoreHookRun) error {
+	fmt.Printf("\n$ kubectl restorehooks describe -n %s %s\n", run.Namespace, run.Name)
+	colour := term.IsTerminal(int(os.Stdout.Fd())) && os.Getenv("NO_COLOR") == "" //nolint:gosec // a file descriptor fits an int
+	if err := describe.Describe(os.Stdout, run, describe.Options{Color: colour, Now: time.Now()}); err != nil {
+		return err
 	}
 	fmt.Println()
+	return nil
 }
