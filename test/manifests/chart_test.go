@@ -41,8 +41,8 @@ import (
 	"github.com/google/go-cmp/cmp/cmpopts"
 	"helm.sh/helm/v4/pkg/action"
 	"helm.sh/helm/v4/pkg/chart/common"
-	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 	"helm.sh/helm/v4/pkg/chart/v2/lint/support"
+	chartloader "helm.sh/helm/v4/pkg/chart/v2/loader"
 	release "helm.sh/helm/v4/pkg/release/v1"
 	admissionregistrationv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
@@ -64,7 +64,9 @@ const (
 	webhookSecret    = namePrefix + "webhook-server-cert"
 )
 
-func chartDir() string { return filepath.Join(localcluster.RepoRoot(), "charts", "restore-hook-operator") }
+func chartDir() string {
+	return filepath.Join(localcluster.RepoRoot(), "charts", "restore-hook-operator")
+}
 
 // renderChart renders the chart as `helm template --include-crds` does (client-only: `lookup` finds
 // nothing, so the self-signed mode generates a fresh certificate), with vals over values.yaml.
@@ -439,7 +441,7 @@ func TestChartMatchesKustomize(t *testing.T) {
 					// Without cert-manager there is no Certificate; checkSelfSignedCert checks the mount.
 					return !mode.certManager && strings.Contains(pr, "the Certificate's Secret")
 				}),
-				"rbac checks":       checkRBAC(chart),
+				"rbac checks": checkRBAC(chart),
 			}
 			if mode.certManager {
 				all["webhook checks"] = checkWebhooks(chart)
