@@ -38,7 +38,7 @@ func main() {
 		"Kubernetes version to lint against (default: the version of the client-go Helm is built with)")
 	namespace := flag.String("namespace", "restore-hook-operator-system", "Namespace to render the chart in")
 	flag.Usage = func() {
-		fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags] CHART_DIR...\n", os.Args[0])
+		_, _ = fmt.Fprintf(flag.CommandLine.Output(), "Usage: %s [flags] CHART_DIR...\n", os.Args[0])
 		flag.PrintDefaults()
 	}
 	flag.Parse()
