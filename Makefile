@@ -8,7 +8,8 @@ IMG ?= restore-hook-operator:latest
 CONTROLLER_TOOLS_VERSION ?= v0.21.0
 GOLANGCI_LINT_VERSION ?= v2.15.0
 KWOK_VERSION ?= v0.7.0
-KUSTOMIZE_VERSION ?= v5.7.1
+# v5.8.1 is built on sigs.k8s.io/kustomize/api v0.21.1, the version go.mod has (test/manifests renders with it).
+KUSTOMIZE_VERSION ?= v5.8.1
 ENVTEST_K8S_VERSION ?= 1.36.3
 ENVTEST_ETCD_VERSION ?= 3.6.8
 
@@ -40,9 +41,13 @@ help: ## Show this help.
 
 ##@ Development
 
+CHART_DIR ?= charts/restore-hook-operator
+
 .PHONY: manifests
-manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations from the code's markers.
+manifests: controller-gen ## Generate CRDs, RBAC and webhook configurations from the code's markers; copy the CRDs into the Helm chart.
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd webhook paths="./..." output:crd:artifacts:config=config/crd/bases
+	rm -f $(CHART_DIR)/crds/*.yaml
+	cp config/crd/bases/*.yaml $(CHART_DIR)/crds/
 
 .PHONY: generate
 generate: controller-gen ## Generate DeepCopy methods.
@@ -63,9 +68,9 @@ lint: golangci-lint ## Run golangci-lint.
 .PHONY: verify
 verify: manifests generate ## Fail if generated files or formatting are not up to date.
 	@out="$$(gofmt -l $$(git ls-files '*.go'))"; if [ -n "$$out" ]; then echo "gofmt needed: $$out"; exit 1; fi
-	@if [ -n "$$(git status --porcelain -- config api)" ]; then \
+	@if [ -n "$$(git status --porcelain -- config api $(CHART_DIR)/crds)" ]; then \
 		echo "generated files are out of date; run 'make manifests generate' and commit:"; \
-		git status --porcelain -- config api; git --no-pager diff --stat -- config api; exit 1; fi
+		git status --porcelain -- config api $(CHART_DIR)/crds; git --no-pager diff --stat -- config api $(CHART_DIR)/crds; exit 1; fi
 	@echo "generated files are up to date"
 
 .PHONY: test
@@ -85,6 +90,10 @@ BENCH_ARGS ?= --pods 1000 --json bench.json
 .PHONY: bench
 bench: envtest kwok ## Measure throughput against the direct-exec floor, reaction latency, memory and API load (test/bench).
 	go run ./test/bench $(BENCH_ARGS)
+
+.PHONY: helm-lint
+helm-lint: manifests ## Lint the Helm chart with Helm's Go SDK (strict), with its default values and each ci/*-values.yaml.
+	go run ./hack/helmlint $(CHART_DIR)
 
 .PHONY: test-unit
 test-unit: ## Run the tests that need no control plane.
