@@ -104,7 +104,11 @@ func run(ctx context.Context, once, simulated bool, timeout time.Duration) (err 
 		return err
 	}
 	defer func() {
-		say("Stopping the operator, Velero, kwok and the control plane")
+		if local.Velero != nil {
+			say("Stopping the operator, Velero's server, kwok and the control plane")
+		} else {
+			say("Stopping the operator, kwok and the control plane")
+		}
 		err = errors.Join(err, local.Stop(), os.RemoveAll(dir))
 	}()
 	if local.Velero != nil {
