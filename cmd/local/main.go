@@ -16,10 +16,13 @@ limitations under the License.
 
 // Command local runs the whole system on this machine (`make run-local`): a control plane (envtest's
 // kube-apiserver and etcd), kwok as a node whose pods run and whose pods/exec runs commands as local
-// processes, Velero's Restore CRD, and the operator with its webhooks — the same code path as in a
-// cluster. It then plays a demo restore, shows the run progressing and then its `kubectl restorehooks
-// describe` view, and keeps the cluster up (printing a KUBECONFIG) until interrupted. With --once it
-// exits after the demo, 0 when the demo's expected outcomes hold.
+// processes, Velero's own server (built by `make velero`) with an in-process object store, and the
+// operator with its webhooks — the same code path as in a cluster. It then plays a demo: the application
+// runs, Velero backs its namespace up, the namespace is lost, a RestoreHookRun is declared and Velero
+// restores the namespace; it shows the run progressing, its `kubectl restorehooks describe` view and Velero's
+// own view of the Restore, and keeps the cluster up (printing a KUBECONFIG) until interrupted. With --once it exits after
+// the demo, 0 when the demo's expected outcomes hold. --simulated-velero plays the restore without
+// Velero's server, creating the Restore and the restored pods by hand as Velero would.
 package main
 
 import (
@@ -52,24 +55,27 @@ import (
 const (
 	veleroNS    = "velero"
 	demoNS      = "shop"
+	backupName  = "nightly"
 	restoreName = "demo-restore"
 	runName     = "demo-hooks"
 )
 
 func main() {
 	once := flag.Bool("once", false, "exit after the demo: 0 when its expected outcomes hold, 1 otherwise")
-	timeout := flag.Duration("timeout", 2*time.Minute, "how long the demo may take")
+	timeout := flag.Duration("timeout", 4*time.Minute, "how long the demo may take")
+	simulated := flag.Bool("simulated-velero", false,
+		"play the restore without Velero's server (no `make velero` build): create the Restore and the restored pods by hand")
 	flag.Parse()
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	if err := run(ctx, *once, *timeout); err != nil {
+	if err := run(ctx, *once, *simulated, *timeout); err != nil {
 		fmt.Fprintln(os.Stderr, "run-local:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
+func run(ctx context.Context, once, simulated bool, timeout time.Duration) (err error) {
 	dir, err := os.MkdirTemp("", "restore-hook-operator-local-")
 	if err != nil {
 		return err
@@ -82,20 +88,33 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 	defer func() { _ = logFile.Close() }()
 	ctrl.SetLogger(zap.New(zap.WriteTo(logFile)))
 
-	say("Starting a local control plane (kube-apiserver + etcd) and kwok")
 	workDir := filepath.Join(dir, "node")
 	if err := os.MkdirAll(workDir, 0o755); err != nil {
 		return err
 	}
-	local, err := localcluster.StartLocal(ctx, localcluster.LocalOptions{Webhooks: true,
-		Kwok: localcluster.KwokOptions{WorkDir: workDir}})
+	opts := localcluster.LocalOptions{Webhooks: true, Kwok: localcluster.KwokOptions{WorkDir: workDir}}
+	if simulated {
+		say("Starting a local control plane (kube-apiserver + etcd) and kwok; Velero simulated")
+	} else {
+		say("Starting a local control plane (kube-apiserver + etcd), kwok, and Velero %s's server with an in-process object store",
+			localcluster.VeleroVersion)
+		opts.Velero = &localcluster.VeleroOptions{Namespace: veleroNS}
+	}
+	local, err := localcluster.StartLocal(ctx, opts)
 	if err != nil {
 		return err
 	}
 	defer func() {
-		say("Stopping the operator, kwok and the control plane")
+		if local.Velero != nil {
+			say("Stopping the operator, Velero's server, kwok and the control plane")
+		} else {
+			say("Stopping the operator, kwok and the control plane")
+		}
 		err = errors.Join(err, local.Stop(), os.RemoveAll(dir))
 	}()
+	if local.Velero != nil {
+		say("Velero server running (log: %s), backups in %s/%s", local.Velero.LogFile, local.Velero.Store.URL, local.Velero.Store.Bucket)
+	}
 
 	mgrCtx, stopMgr := context.WithCancel(ctx)
 	mgrDone := make(chan error, 1)
@@ -125,15 +144,26 @@ func run(ctx context.Context, once bool, timeout time.Duration) (err error) {
 	}
 	demoCtx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
-	final, err := demo(demoCtx, c, local.Kwok)
+	var (
+		final    *v1alpha1.RestoreHookRun
+		restored *velerov1.Restore
+	)
+	if simulated {
+		final, err = demoSimulated(demoCtx, c, local.Kwok)
+	} else {
+		final, restored, err = demoVelero(demoCtx, c, local)
+	}
 	if err != nil {
 		return err
 	}
 	if err := printDescribe(final); err != nil {
 		return err
 	}
+	if restored != nil {
+		printVeleroView(restored)
+	}
 
-	problems := checkOutcome(final)
+	problems := append(checkOutcome(final), checkVelero(restored)...)
 	if once {
 		if len(problems) > 0 {
 			return fmt.Errorf("the demo did not end as expected:\n  %s", strings.Join(problems, "\n  "))
@@ -156,6 +186,9 @@ The cluster stays up until Ctrl-C. Try:
   kubectl get events -n %s
   kubectl explain restorehookrun.spec.hooks.resources.postHooks.exec
 `, local.Kwok.Kubeconfig, veleroNS, runName, veleroNS, runName, veleroNS, runName, veleroNS, runName, demoNS)
+	if local.Velero != nil {
+		fmt.Printf("  %s --kubeconfig %s -n %s restore describe %s\n", local.Velero.Binary, local.Kwok.Kubeconfig, veleroNS, restoreName)
+	}
 	<-ctx.Done()
 	return nil
 }
@@ -164,17 +197,17 @@ func say(format string, args ...any) {
 	fmt.Printf("%s  %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-// demo plays a restore: Velero's Restore, the pods it restores (labelled as Velero labels them, created
-// after the run as Velero creates them during the restore), and a RestoreHookRun. It returns the run
-// once it is terminal.
-func demo(ctx context.Context, c client.Client, kwok *localcluster.Kwok) (*v1alpha1.RestoreHookRun, error) {
+// demoSimulated plays a restore without Velero's server: Velero's Restore, the pods it restores
+// (labelled as Velero labels them, created after the run as Velero creates them during the restore), and
+// a RestoreHookRun. It returns the run once it is terminal.
+func demoSimulated(ctx context.Context, c client.Client, kwok *localcluster.Kwok) (*v1alpha1.RestoreHookRun, error) {
 	for _, ns := range []string{veleroNS, demoNS} {
 		if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: ns}}); err != nil {
 			return nil, fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
 	}
 	restore := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: restoreName},
-		Spec: velerov1.RestoreSpec{BackupName: "nightly"}, Status: velerov1.RestoreStatus{Phase: velerov1.RestorePhaseInProgress}}
+		Spec: velerov1.RestoreSpec{BackupName: backupName}, Status: velerov1.RestoreStatus{Phase: velerov1.RestorePhaseInProgress}}
 	if err := c.Create(ctx, restore); err != nil {
 		return nil, fmt.Errorf("creating the Restore: %w", err)
 	}
@@ -186,6 +219,7 @@ func demo(ctx context.Context, c client.Client, kwok *localcluster.Kwok) (*v1alp
 	time.Sleep(500 * time.Millisecond) // let the webhook's cache see the run before the pods arrive
 
 	for _, p := range demoPods() {
+		p.Labels[velerov1.RestoreNameLabel] = restoreName
 		if err := kwok.CreateManagedPod(ctx, p); err != nil {
 			return nil, fmt.Errorf("creating pod %s: %w", p.Name, err)
 		}
@@ -201,7 +235,65 @@ func demo(ctx context.Context, c client.Client, kwok *localcluster.Kwok) (*v1alp
 		return nil, fmt.Errorf("completing the Restore: %w", err)
 	}
 	say("Velero finished restoring: Restore phase Completed")
+	return waitRun(ctx, c, run)
+}
 
+// demoVelero plays a real disaster and recovery through Velero's server: the application's pods run,
+// Velero backs their namespace up, the namespace is lost, the RestoreHookRun is declared, and Velero
+// restores the namespace (its pods come back Pending with no node, the binder places them on kwok's
+// node). It returns the run once it is terminal, and Velero's Restore once Velero is finished with it.
+func demoVelero(ctx context.Context, c client.Client, local *localcluster.Local) (*v1alpha1.RestoreHookRun, *velerov1.Restore, error) {
+	v := local.Velero
+	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNS}}); err != nil {
+		return nil, nil, fmt.Errorf("creating namespace %s: %w", demoNS, err)
+	}
+	for _, p := range demoPods() {
+		if err := local.Kwok.RunManagedPod(ctx, p, time.Minute); err != nil {
+			return nil, nil, fmt.Errorf("running pod %s: %w", p.Name, err)
+		}
+	}
+	say("The application runs in namespace %s: %d pods, one with Velero hook annotations", demoNS, len(demoPods()))
+
+	b, err := v.Backup(ctx, backupName, 2*time.Minute, demoNS)
+	if err != nil {
+		return nil, nil, err
+	}
+	say("Velero backed namespace %s up: Backup %s/%s %s, %d items", demoNS, veleroNS, b.Name, b.Status.Phase, b.Status.Progress.ItemsBackedUp)
+
+	if err := localcluster.DeleteNamespace(ctx, local.Config, demoNS, time.Minute); err != nil {
+		return nil, nil, err
+	}
+	say("Disaster: namespace %s deleted", demoNS)
+
+	// Before the Restore, so the pod webhook knows the run when Velero creates the pods.
+	run := demoRun()
+	if err := c.Create(ctx, run); err != nil {
+		return nil, nil, fmt.Errorf("creating the RestoreHookRun: %w", err)
+	}
+	time.Sleep(500 * time.Millisecond) // let the webhook's cache see the run before the pods arrive
+	if err := c.Create(ctx, v.NewRestore(restoreName, backupName, demoNS)); err != nil {
+		return nil, nil, fmt.Errorf("creating the Restore: %w", err)
+	}
+	say("Created RestoreHookRun %s/%s and Restore %s/%s from Backup %s", veleroNS, runName, veleroNS, restoreName, backupName)
+
+	final, err := waitRun(ctx, c, run)
+	if err != nil {
+		return nil, nil, err
+	}
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		deadline = time.Now().Add(time.Minute)
+	}
+	restored, err := v.WaitRestore(ctx, restoreName, time.Until(deadline))
+	if err != nil {
+		return nil, nil, err
+	}
+	say("Velero finished restoring: Restore phase %s", restored.Status.Phase)
+	return final, restored, nil
+}
+
+// waitRun follows the run, printing each change of its progress, and returns it once it is terminal.
+func waitRun(ctx context.Context, c client.Client, run *v1alpha1.RestoreHookRun) (*v1alpha1.RestoreHookRun, error) {
 	last := ""
 	for {
 		cur := &v1alpha1.RestoreHookRun{}
@@ -261,12 +353,12 @@ func demoRun() *v1alpha1.RestoreHookRun {
 	}
 }
 
-// demoPods are the pods Velero restores: the seeds' legacy-app with init and exec hook annotations,
-// a two-container postgres pod, and a cache pod.
+// demoPods are the application's pods, which Velero restores: the seeds' legacy-app with init and exec
+// hook annotations, a two-container postgres pod, and a cache pod.
 func demoPods() []*corev1.Pod {
 	pod := func(name, app string, annotations map[string]string, containers ...string) *corev1.Pod {
 		p := &corev1.Pod{ObjectMeta: metav1.ObjectMeta{Namespace: demoNS, Name: name, Annotations: annotations,
-			Labels: map[string]string{velerov1.RestoreNameLabel: restoreName, "app": app}}}
+			Labels: map[string]string{"app": app}}}
 		for _, c := range containers {
 			p.Spec.Containers = append(p.Spec.Containers, corev1.Container{Name: c, Image: app + ":1",
 				VolumeMounts: []corev1.VolumeMount{{Name: "data", MountPath: "/data"}}})
@@ -307,6 +399,34 @@ func checkOutcome(run *v1alpha1.RestoreHookRun) []string {
 		}
 	}
 	return problems
+}
+
+// checkVelero lists how Velero's own view of the restore differs from what the demo expects: the Restore
+// Completed, no hook of Velero's failed. nil (simulated Velero): nothing to check.
+func checkVelero(r *velerov1.Restore) []string {
+	if r == nil {
+		return nil
+	}
+	var problems []string
+	if r.Status.Phase != velerov1.RestorePhaseCompleted {
+		problems = append(problems, fmt.Sprintf("Velero's Restore %s, want Completed (%s)", r.Status.Phase, localcluster.RestoreSummary(r)))
+	}
+	if r.Status.HookStatus != nil && r.Status.HookStatus.HooksFailed > 0 {
+		problems = append(problems, fmt.Sprintf("Velero's server failed %d hooks", r.Status.HookStatus.HooksFailed))
+	}
+	return problems
+}
+
+// printVeleroView prints Velero's own account of the restore, next to the run's.
+func printVeleroView(r *velerov1.Restore) {
+	fmt.Printf("Velero's view of Restore %s/%s: %s\n", r.Namespace, r.Name, localcluster.RestoreSummary(r))
+	if r.Status.HookStatus != nil && r.Status.HookStatus.HooksAttempted > 0 {
+		fmt.Printf("  Velero's server ran exec hooks itself too: %d (the pods' annotation hooks, read at create time)\n\n",
+			r.Status.HookStatus.HooksAttempted)
+	} else {
+		fmt.Println("  Velero's server ran no exec hook itself")
+		fmt.Println()
+	}
 }
 
 // printDescribe prints the finished run the way `kubectl restorehooks describe` shows it: the same

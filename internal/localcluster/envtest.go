@@ -49,27 +49,42 @@ func VeleroRestoreCRD() (string, error) {
 	if p := os.Getenv("VELERO_RESTORE_CRD"); p != "" {
 		return p, nil
 	}
-	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", VeleroModule)
-	cmd.Dir = RepoRoot()
-	out, err := cmd.Output()
+	dir, err := veleroModuleDir()
 	if err != nil {
-		return "", fmt.Errorf("locating the %s module (go list -m): %w", VeleroModule, err)
-	}
-	dir := strings.TrimSpace(string(out))
-	if dir == "" {
-		// Listed in go.mod but not downloaded yet.
-		dl := exec.Command("go", "mod", "download", "-json", VeleroModule)
-		dl.Dir = RepoRoot()
-		if _, err := dl.Output(); err != nil {
-			return "", fmt.Errorf("downloading the %s module: %w", VeleroModule, err)
-		}
-		return VeleroRestoreCRD()
+		return "", err
 	}
 	p := filepath.Join(dir, "config", "crd", "v1", "bases", "velero.io_restores.yaml")
 	if _, err := os.Stat(p); err != nil {
 		return "", fmt.Errorf("velero Restore CRD: %w", err)
 	}
 	return p, nil
+}
+
+// veleroModuleDir returns the directory of the Velero module at the version go.mod pins, downloading it
+// when it is listed in go.mod but not in the module cache yet.
+func veleroModuleDir() (string, error) {
+	list := func() (string, error) {
+		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", VeleroModule)
+		cmd.Dir = RepoRoot()
+		out, err := cmd.Output()
+		if err != nil {
+			return "", fmt.Errorf("locating the %s module (go list -m): %w", VeleroModule, err)
+		}
+		return strings.TrimSpace(string(out)), nil
+	}
+	dir, err := list()
+	if err != nil || dir != "" {
+		return dir, err
+	}
+	dl := exec.Command("go", "mod", "download", "-json", VeleroModule)
+	dl.Dir = RepoRoot()
+	if _, err := dl.Output(); err != nil {
+		return "", fmt.Errorf("downloading the %s module: %w", VeleroModule, err)
+	}
+	if dir, err = list(); err == nil && dir == "" {
+		err = fmt.Errorf("the %s module is not in the module cache after go mod download", VeleroModule)
+	}
+	return dir, err
 }
 
 // AssetsDir returns where the control plane binaries are: KUBEBUILDER_ASSETS, else setup-envtest's store

@@ -43,11 +43,15 @@ type LocalOptions struct {
 	// Configure, when set, adjusts the envtest environment before it starts (webhook options, extra
 	// API server flags through env.ControlPlane.GetAPIServer().Configure()).
 	Configure func(env *envtest.Environment) error
+	// Velero, when set, turns Velero's own server on (StartVelero, after kwok): its CRDs, an in-process
+	// object store, `velero server` and a pod binder. BindNode defaults to kwok's managed node. Only one
+	// Velero server can run on a machine at a time (it binds port 8080).
+	Velero *VeleroOptions
 }
 
 // Local is a whole control plane on this machine: envtest's kube-apiserver and etcd with this project's
-// CRDs and Velero's Restore CRD, and kwok as the node that runs pods. The end-to-end tests, the benchmark
-// and `make run-local` start it the same way.
+// CRDs and Velero's Restore CRD, kwok as the node that runs pods, and, when asked, Velero's own server.
+// The end-to-end tests, the benchmark and `make run-local` start it the same way.
 type Local struct {
 	// Env is the envtest environment (for its webhook options and AddUser).
 	Env *envtest.Environment
@@ -55,9 +59,12 @@ type Local struct {
 	Config *rest.Config
 	// Kwok is the running kwok with its nodes; Kwok.Kubeconfig is an admin kubeconfig for Config.
 	Kwok *Kwok
+	// Velero is the running Velero server; nil unless LocalOptions.Velero was set.
+	Velero *Velero
 }
 
-// StartLocal starts envtest and then kwok against it. On error, whatever started is stopped again.
+// StartLocal starts envtest, then kwok against it, then Velero when asked. On error, whatever started is
+// stopped again.
 func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 	env, err := NewEnvironment()
 	if err != nil {
@@ -85,6 +92,15 @@ func StartLocal(ctx context.Context, opts LocalOptions) (_ *Local, err error) {
 	if l.Kwok, err = StartKwok(ctx, l.Config, opts.Kwok); err != nil {
 		return nil, err
 	}
+	if opts.Velero != nil {
+		vopts := *opts.Velero
+		if vopts.BindNode == "" {
+			vopts.BindNode = l.Kwok.ManagedNode
+		}
+		if l.Velero, err = StartVelero(ctx, l.Config, vopts); err != nil {
+			return nil, err
+		}
+	}
 	return l, nil
 }
 
@@ -110,9 +126,12 @@ func (l *Local) WaitForWebhooks(ctx context.Context, timeout time.Duration) erro
 	return nil
 }
 
-// Stop stops kwok, then the control plane.
+// Stop stops Velero, kwok, then the control plane.
 func (l *Local) Stop() error {
 	var errs []error
+	if l.Velero != nil {
+		errs = append(errs, l.Velero.Stop())
+	}
 	if l.Kwok != nil {
 		errs = append(errs, l.Kwok.Stop())
 	}
