@@ -72,7 +72,7 @@ func TestSelectorMatches(t *testing.T) {
 			sel: v1alpha1.RestoreSelector{ScheduleNames: []string{"*"}}, want: map[string]bool{"r1": true, "r2": true},
 		},
 		"every criterion must match: labels yes, backup no": {
-			sel: v1alpha1.RestoreSelector{MatchLabels: map[string]string{"team": "db"}, BackupNames: []string{"weekly-*"}},
+			sel:  v1alpha1.RestoreSelector{MatchLabels: map[string]string{"team": "db"}, BackupNames: []string{"weekly-*"}},
 			want: map[string]bool{"r1": false, "r2": false},
 		},
 		"every criterion must match: all three": {
