@@ -51,16 +51,16 @@ const (
 	namespace  = "restore-hook-operator-system"
 	namePrefix = "restore-hook-operator-"
 
-	webhookCertDir  = "/tmp/k8s-webhook-server/serving-certs"
-	podWebhookName  = "mpod.restorehooks.io"
-	runWebhookName  = "vrestorehookrun.restorehooks.io"
+	webhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
+	podWebhookName = "mpod.restorehooks.io"
+	runWebhookName = "vrestorehookrun.restorehooks.io"
 	// The policy webhooks record a policy's author and check it (SPEC §10): they must not be skipped.
 	policyAuthorWebhookName   = "mrestorehookpolicy.restorehooks.io"
 	policyValidateWebhookName = "vrestorehookpolicy.restorehooks.io"
-	restoreLabel    = "velero.io/restore-name"
-	injectCAFrom    = "cert-manager.io/inject-ca-from"
-	certManagerAPI  = "cert-manager.io/v1"
-	certManagerName = "cert-manager.io"
+	restoreLabel              = "velero.io/restore-name"
+	injectCAFrom              = "cert-manager.io/inject-ca-from"
+	certManagerAPI            = "cert-manager.io/v1"
+	certManagerName           = "cert-manager.io"
 )
 
 // Final (prefixed) names of the objects the checks look at.
