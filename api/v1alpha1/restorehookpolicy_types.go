@@ -175,7 +175,7 @@ type RestoreHookPolicySpec struct {
 	// runsHistoryLimit is how many finished runs of this policy are kept; older finished ones are
 	// deleted, oldest first. A run that has not finished is never deleted. Defaults to 10.
 	// +kubebuilder:default=10
-	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 1000",messageExpression="'must be between 0 and 1000 (0 keeps no finished run), got ' + string(self)"
+	// +kubebuilder:validation:XValidation:rule="self >= 0 && self <= 1000",message="runsHistoryLimit must be between 0 and 1000 (0 keeps no finished run)"
 	// +optional
 	RunsHistoryLimit *int32 `json:"runsHistoryLimit,omitempty"`
 
