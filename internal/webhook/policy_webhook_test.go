@@ -78,13 +78,14 @@ var _ = Describe("RestoreHookPolicy webhooks", func() {
 		ns := newNamespace()
 		p := userPolicy(ns, "x", ns, "prod")
 		p.Spec.RestoreSelector.BackupNames = []string{"nightly-[0-9"}
-		p.Spec.Template.Spec.Hooks.Resources[0].PostHooks[0].Exec.Command = []string{}
+		p.Spec.Template.Spec.Hooks.Resources[0].ExcludedNamespaces = []string{"[unclosed"}
 		p.Spec.Template.Metadata.Annotations = map[string]string{v1alpha1.AuthoredByAnnotation: "root"}
 		err := k8sClient.Create(ctx, p)
 		Expect(err).To(HaveOccurred())
 		msg := err.Error()
 		Expect(msg).To(ContainSubstring(`spec.restoreSelector.backupNames[0]: Invalid value: "nightly-[0-9"`))
 		Expect(msg).To(ContainSubstring(`its template names "prod"`))
+		Expect(msg).To(ContainSubstring(`spec.template.spec.hooks.resources[0].excludedNamespaces[0]: Invalid value: "[unclosed"`))
 		Expect(msg).To(ContainSubstring("spec.template.metadata.annotations[hooks.restorehooks.io/authored-by]"))
 
 		p = userPolicy(ns, "x", ns)
