@@ -106,7 +106,7 @@ func Decide(in Input) Output {
 	// taken reports whether a name is held by a run other than the policy's run for the Restore.
 	taken := func(name string, uid types.UID) bool {
 		run := byName[name]
-		return run != nil && !(OwnedBy(run, p) && types.UID(run.Labels[v1alpha1.RestoreUIDLabel]) == uid)
+		return run != nil && (!OwnedBy(run, p) || types.UID(run.Labels[v1alpha1.RestoreUIDLabel]) != uid)
 	}
 	pendingUIDs := sets.New[types.UID]()
 	for _, pr := range p.Status.PendingRuns {
