@@ -89,7 +89,7 @@ func TestPolicyAuthority(t *testing.T) {
 				p.Annotations = nil
 				return p
 			},
-			run: func(*v1alpha1.RestoreHookPolicy) *v1alpha1.RestoreHookRun { return runOf(newPolicy()) },
+			run:  func(*v1alpha1.RestoreHookPolicy) *v1alpha1.RestoreHookRun { return runOf(newPolicy()) },
 			user: operator, handled: true, wantErr: "records no author",
 		},
 		"the run names another author": {
