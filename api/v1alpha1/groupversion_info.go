@@ -15,7 +15,8 @@ limitations under the License.
 */
 
 // Package v1alpha1 contains the RestoreHookRun API: a request to run the restore hooks of one Velero
-// Restore, and the durable record of every hook's outcome.
+// Restore, and the durable record of every hook's outcome; and the RestoreHookPolicy API, which gives
+// every matching Restore its RestoreHookRun.
 // +kubebuilder:object:generate=true
 // +groupName=hooks.restorehooks.io
 package v1alpha1
@@ -38,7 +39,7 @@ var (
 )
 
 func addKnownTypes(s *runtime.Scheme) error {
-	s.AddKnownTypes(GroupVersion, &RestoreHookRun{}, &RestoreHookRunList{})
+	s.AddKnownTypes(GroupVersion, &RestoreHookRun{}, &RestoreHookRunList{}, &RestoreHookPolicy{}, &RestoreHookPolicyList{})
 	metav1.AddToGroupVersion(s, GroupVersion)
 	return nil
 }

@@ -37,6 +37,9 @@ var RestoredPodSelector = &metav1.LabelSelector{MatchExpressions: []metav1.Label
 	Key: velerov1.RestoreNameLabel, Operator: metav1.LabelSelectorOpExists,
 }}}
 
+// PodWebhookName is the pod mutating webhook's name in config/webhook/manifests.yaml.
+const PodWebhookName = "mpod.restorehooks.io"
+
 // WebhookInstallOptions loads the generated webhook configurations (config/webhook/manifests.yaml) for
 // envtest, which points them at a local server with a generated certificate, and adds the pod
 // webhook's objectSelector as the deployed configuration has it.
@@ -68,7 +71,10 @@ func WebhookInstallOptions() (envtest.WebhookInstallOptions, error) {
 				return opts, err
 			}
 			for i := range m.Webhooks {
-				m.Webhooks[i].ObjectSelector = RestoredPodSelector
+				// Only the pod webhook is limited to restored pods; the policy webhook sees every policy.
+				if m.Webhooks[i].Name == PodWebhookName {
+					m.Webhooks[i].ObjectSelector = RestoredPodSelector
+				}
 			}
 			opts.MutatingWebhooks = append(opts.MutatingWebhooks, &m)
 		case "ValidatingWebhookConfiguration":

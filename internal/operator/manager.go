@@ -29,7 +29,10 @@ import (
 	"time"
 
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
+	authenticationv1 "k8s.io/api/authentication/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/kubernetes"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -157,6 +160,25 @@ func positive(d time.Duration) *time.Duration {
 	return &d
 }
 
+// +kubebuilder:rbac:groups=authentication.k8s.io,resources=selfsubjectreviews,verbs=create
+
+// operatorUser asks the API server who the operator's client is (a SelfSubjectReview), so the run
+// validator can tell the runs the operator creates for a policy from runs a user creates.
+func operatorUser(ctx context.Context, cfg *rest.Config) (string, error) {
+	cs, err := kubernetes.NewForConfig(cfg)
+	if err != nil {
+		return "", fmt.Errorf("creating a clientset: %w", err)
+	}
+	review, err := cs.AuthenticationV1().SelfSubjectReviews().Create(ctx, &authenticationv1.SelfSubjectReview{}, metav1.CreateOptions{})
+	if err != nil {
+		return "", fmt.Errorf("asking the API server who the operator is (SelfSubjectReview): %w", err)
+	}
+	if review.Status.UserInfo.Username == "" {
+		return "", fmt.Errorf("the API server's SelfSubjectReview named no user for the operator")
+	}
+	return review.Status.UserInfo.Username, nil
+}
+
 // Run starts the manager and blocks until ctx ends.
 func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	setupLog := ctrl.Log.WithName("setup")
@@ -226,10 +248,32 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 	if err := rec.SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("setting up the RestoreHookRun controller: %w", err)
 	}
+	policies := &controllers.RestoreHookPolicyReconciler{
+		Client:    c,
+		APIReader: mgr.GetAPIReader(),
+		Scheme:    mgr.GetScheme(),
+		Recorder:  mgr.GetEventRecorder("restore-hook-operator"),
+		Options: controllers.PolicyOptions{
+			VeleroNamespace:    o.VeleroNamespace,
+			AdminNamespaces:    o.adminNamespaces(),
+			SkipNameValidation: o.SkipNameValidation,
+		},
+	}
+	if err := policies.SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("setting up the RestoreHookPolicy controller: %w", err)
+	}
 	if !o.DisableWebhooks {
 		runScope := scope.New(o.adminNamespaces()...)
-		if err := (&opwebhook.RunValidator{Client: mgr.GetClient(), Scope: runScope}).SetupWithManager(mgr); err != nil {
+		self, err := operatorUser(ctx, mgr.GetConfig())
+		if err != nil {
+			return err
+		}
+		authority := &opwebhook.PolicyAuthority{Reader: mgr.GetAPIReader(), OperatorUser: self}
+		if err := (&opwebhook.RunValidator{Client: mgr.GetClient(), Scope: runScope, Policies: authority}).SetupWithManager(mgr); err != nil {
 			return fmt.Errorf("setting up the RestoreHookRun validating webhook: %w", err)
+		}
+		if err := (&opwebhook.PolicyValidator{Client: mgr.GetClient(), Scope: runScope}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("setting up the RestoreHookPolicy webhooks: %w", err)
 		}
 		mgr.GetWebhookServer().Register(opwebhook.PodMutatorPath, &webhook.Admission{Handler: &opwebhook.PodMutator{
 			Reader: mgr.GetClient(), Decoder: admission.NewDecoder(mgr.GetScheme()), Scope: runScope,

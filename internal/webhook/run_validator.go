@@ -57,6 +57,9 @@ type RunValidator struct {
 	// Client creates SubjectAccessReviews.
 	Client client.Client
 	Scope  scope.Scope
+	// Policies admits the runs the operator creates for a RestoreHookPolicy on the policy's recorded
+	// authority; nil checks every run as its requester.
+	Policies *PolicyAuthority
 }
 
 var _ admission.Validator[*v1alpha1.RestoreHookRun] = &RunValidator{}
@@ -279,6 +282,9 @@ func (v *RunValidator) authorize(ctx context.Context, run *v1alpha1.RestoreHookR
 	req, err := admission.RequestFromContext(ctx)
 	if err != nil {
 		return apierrors.NewInternalError(fmt.Errorf("reading the admission request: %w", err))
+	}
+	if handled, err := v.Policies.authorizeRun(ctx, req.UserInfo, run); handled {
+		return err
 	}
 	namespaces, clusterWide := v.reach(run)
 	if clusterWide {

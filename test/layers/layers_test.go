@@ -48,7 +48,7 @@ type layer struct {
 // layers is the rule of the codebase, bottom first.
 var layers = []layer{
 	{name: "api", rank: 0, prefixes: []string{"api/"}, siblings: true},
-	{name: "pure rules", rank: 1, prefixes: []string{"internal/hook", "internal/plan", "internal/scope", "internal/describe"}, siblings: true},
+	{name: "pure rules", rank: 1, prefixes: []string{"internal/hook", "internal/plan", "internal/policy", "internal/scope", "internal/describe"}, siblings: true},
 	{name: "adapters", rank: 2, prefixes: []string{"internal/exec", "internal/localcluster"}, siblings: true},
 	{name: "reconcilers and admission", rank: 3, prefixes: []string{"controllers", "internal/webhook"}},
 	{name: "wiring", rank: 4, prefixes: []string{"internal/operator"}},

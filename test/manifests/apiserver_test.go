@@ -81,8 +81,8 @@ func TestAPIServerAcceptsRenderedManifests(t *testing.T) {
 	if skipped != 2 {
 		t.Errorf("skipped %d cert-manager objects, want 2 (Certificate, Issuer)", skipped)
 	}
-	if len(namespaces) != 1 || len(crds) != 1 {
-		t.Fatalf("rendered %d Namespaces and %d CRDs, want 1 of each", len(namespaces), len(crds))
+	if len(namespaces) != 1 || len(crds) != 2 {
+		t.Fatalf("rendered %d Namespaces and %d CRDs, want 1 Namespace and 2 CRDs (runs, policies)", len(namespaces), len(crds))
 	}
 	// The samples live in Velero's namespace, which Velero's own install creates.
 	velero := &unstructured.Unstructured{Object: map[string]any{
@@ -123,6 +123,12 @@ func TestAPIServerAcceptsRenderedManifests(t *testing.T) {
 		}},
 		"deployment with an unknown field": {"Deployment", deploymentName, func(t *testing.T, u *unstructured.Unstructured) {
 			setIn(t, u, true, "spec", "template", "spec", "containers", "0", "readOnlyRootFileSystem")
+		}},
+		"policy sample keeping a negative history": {"RestoreHookPolicy", "postgres-dr", func(t *testing.T, u *unstructured.Unstructured) {
+			setIn(t, u, int64(-1), "spec", "runsHistoryLimit")
+		}},
+		"policy sample whose template names a Restore": {"RestoreHookPolicy", "postgres-dr", func(t *testing.T, u *unstructured.Unstructured) {
+			setIn(t, u, map[string]any{"name": "r1"}, "spec", "template", "spec", "restoreRef")
 		}},
 		"sample with an unknown field": {"RestoreHookRun", "r2-hooks", func(t *testing.T, u *unstructured.Unstructured) {
 			setIn(t, u, "1m", "spec", "hooks", "resources", "0", "postHooks", "0", "exec", "execTimeOut")

@@ -51,13 +51,16 @@ const (
 	namespace  = "restore-hook-operator-system"
 	namePrefix = "restore-hook-operator-"
 
-	webhookCertDir  = "/tmp/k8s-webhook-server/serving-certs"
-	podWebhookName  = "mpod.restorehooks.io"
-	runWebhookName  = "vrestorehookrun.restorehooks.io"
-	restoreLabel    = "velero.io/restore-name"
-	injectCAFrom    = "cert-manager.io/inject-ca-from"
-	certManagerAPI  = "cert-manager.io/v1"
-	certManagerName = "cert-manager.io"
+	webhookCertDir = "/tmp/k8s-webhook-server/serving-certs"
+	podWebhookName = "mpod.restorehooks.io"
+	runWebhookName = "vrestorehookrun.restorehooks.io"
+	// The policy webhooks record a policy's author and check it (SPEC §10): they must not be skipped.
+	policyAuthorWebhookName   = "mrestorehookpolicy.restorehooks.io"
+	policyValidateWebhookName = "vrestorehookpolicy.restorehooks.io"
+	restoreLabel              = "velero.io/restore-name"
+	injectCAFrom              = "cert-manager.io/inject-ca-from"
+	certManagerAPI            = "cert-manager.io/v1"
+	certManagerName           = "cert-manager.io"
 )
 
 // Final (prefixed) names of the objects the checks look at.
@@ -163,6 +166,7 @@ func checkInventory(objs []*unstructured.Unstructured) problems {
 	want := [][2]string{
 		{"Namespace", namespace},
 		{"CustomResourceDefinition", "restorehookruns.hooks.restorehooks.io"},
+		{"CustomResourceDefinition", "restorehookpolicies.hooks.restorehooks.io"},
 		{"ServiceAccount", serviceAccountName},
 		{"ClusterRole", managerRoleName},
 		{"ClusterRoleBinding", namePrefix + "manager-rolebinding"},
@@ -173,6 +177,8 @@ func checkInventory(objs []*unstructured.Unstructured) problems {
 		{"ClusterRole", namePrefix + "metrics-reader"},
 		{"ClusterRole", namePrefix + "restorehookrun-editor-role"},
 		{"ClusterRole", namePrefix + "restorehookrun-viewer-role"},
+		{"ClusterRole", namePrefix + "restorehookpolicy-editor-role"},
+		{"ClusterRole", namePrefix + "restorehookpolicy-viewer-role"},
 		{"Deployment", deploymentName},
 		{"Service", webhookServiceName},
 		{"Service", metricsServiceName},
@@ -362,6 +368,14 @@ func checkWebhooks(objs []*unstructured.Unstructured) problems {
 		if got := mwc.Annotations[injectCAFrom]; got != wantCA {
 			p.addf("MutatingWebhookConfiguration %s=%q, want %q", injectCAFrom, got, wantCA)
 		}
+		for _, w := range mwc.Webhooks {
+			checkRef("mutating", w.Name, w.ClientConfig.Service)
+		}
+		if j := slices.IndexFunc(mwc.Webhooks, func(w admissionregistrationv1.MutatingWebhook) bool { return w.Name == policyAuthorWebhookName }); j < 0 {
+			p.addf("no mutating webhook %s", policyAuthorWebhookName)
+		} else if fp := mwc.Webhooks[j].FailurePolicy; fp == nil || *fp != admissionregistrationv1.Fail {
+			p.addf("policy author webhook failurePolicy is not Fail: a policy could be admitted without its author recorded")
+		}
 		i := slices.IndexFunc(mwc.Webhooks, func(w admissionregistrationv1.MutatingWebhook) bool { return w.Name == podWebhookName })
 		if i < 0 {
 			p.addf("no mutating webhook %s", podWebhookName)
@@ -384,11 +398,13 @@ func checkWebhooks(objs []*unstructured.Unstructured) problems {
 		if got := vwc.Annotations[injectCAFrom]; got != wantCA {
 			p.addf("ValidatingWebhookConfiguration %s=%q, want %q", injectCAFrom, got, wantCA)
 		}
-		i := slices.IndexFunc(vwc.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool { return w.Name == runWebhookName })
-		if i < 0 {
-			p.addf("no validating webhook %s", runWebhookName)
-		} else {
-			checkRef("validating", runWebhookName, vwc.Webhooks[i].ClientConfig.Service)
+		for _, w := range vwc.Webhooks {
+			checkRef("validating", w.Name, w.ClientConfig.Service)
+		}
+		for _, name := range []string{runWebhookName, policyValidateWebhookName} {
+			if !slices.ContainsFunc(vwc.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool { return w.Name == name }) {
+				p.addf("no validating webhook %s", name)
+			}
 		}
 	}
 	return p
@@ -776,6 +792,20 @@ var mutationCases = map[string]struct {
 	"validating webhook calls an unprefixed service": {"webhooks", "does not call Service", func(t *testing.T, objs []*unstructured.Unstructured) {
 		edit(t, objs, "ValidatingWebhookConfiguration", validatingName, func(c *admissionregistrationv1.ValidatingWebhookConfiguration) {
 			c.Webhooks[0].ClientConfig.Service.Name = "webhook-service"
+		})
+	}},
+	"policy author webhook ignores failures": {"webhooks", "policy author webhook failurePolicy", func(t *testing.T, objs []*unstructured.Unstructured) {
+		edit(t, objs, "MutatingWebhookConfiguration", mutatingName, func(c *admissionregistrationv1.MutatingWebhookConfiguration) {
+			for i := range c.Webhooks {
+				if c.Webhooks[i].Name == policyAuthorWebhookName {
+					c.Webhooks[i].FailurePolicy = new(admissionregistrationv1.Ignore)
+				}
+			}
+		})
+	}},
+	"no policy validating webhook": {"webhooks", "no validating webhook " + policyValidateWebhookName, func(t *testing.T, objs []*unstructured.Unstructured) {
+		edit(t, objs, "ValidatingWebhookConfiguration", validatingName, func(c *admissionregistrationv1.ValidatingWebhookConfiguration) {
+			c.Webhooks = slices.DeleteFunc(c.Webhooks, func(w admissionregistrationv1.ValidatingWebhook) bool { return w.Name == policyValidateWebhookName })
 		})
 	}},
 	"certificate names the unreplaced service": {"certificates", "dnsNames", func(t *testing.T, objs []*unstructured.Unstructured) {
