@@ -41,6 +41,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
+	"github.com/restorehooks/restore-hook-operator/internal/policy"
 	"github.com/restorehooks/restore-hook-operator/internal/scope"
 )
 
@@ -142,6 +143,12 @@ func (m *PodMutator) takeOver(ctx context.Context, log logr.Logger, pod *corev1.
 	}
 	covering := coveringRuns(pod, runs, m.Scope.MayTouch)
 	if len(covering) == 0 {
+		// No run yet: a RestoreHookPolicy may be about to create one for this Restore (SPEC §9, §10).
+		run, err := m.policyRunFor(ctx, log, pod)
+		if err != nil || run == "" {
+			return err
+		}
+		pod.Annotations, _ = hook.TakeOver(annotations, run)
 		return nil
 	}
 	restores := map[types.NamespacedName]*velerov1.Restore{}
@@ -167,6 +174,67 @@ func (m *PodMutator) takeOver(ctx context.Context, log logr.Logger, pod *corev1.
 	}
 	pod.Annotations, _ = hook.TakeOver(annotations, d.run.Namespace+"/"+d.run.Name)
 	return nil
+}
+
+// policyRunFor returns the namespace/name of the run a RestoreHookPolicy will create for the pod's
+// Restore and that will run its annotation exec hook, or "" when no policy will: the oldest policy that
+// gives the Restore a run (selector, globs, not suspended, Restore created after it), honours pod
+// annotations and may touch the pod's namespace, provided no Restore.spec.hooks entry selects the pod.
+func (m *PodMutator) policyRunFor(ctx context.Context, log logr.Logger, pod *corev1.Pod) (string, error) {
+	if m.VeleroNamespace == "" {
+		return "", nil
+	}
+	restore, err := m.restoreOfPod(ctx, pod)
+	if err != nil || restore == nil {
+		return "", err
+	}
+	var policies v1alpha1.RestoreHookPolicyList
+	if err := m.Reader.List(ctx, &policies, client.UnsafeDisableDeepCopy); err != nil {
+		return "", fmt.Errorf("listing RestoreHookPolicies: %w", err)
+	}
+	var chosen *v1alpha1.RestoreHookPolicy
+	for i := range policies.Items {
+		p := &policies.Items[i]
+		if !policy.GivesRun(p, restore, m.VeleroNamespace) || !policy.HonorsAnnotations(p) || !m.Scope.MayTouch(p.Namespace, pod.Namespace) {
+			continue
+		}
+		if chosen == nil || p.CreationTimestamp.Before(&chosen.CreationTimestamp) ||
+			(p.CreationTimestamp.Equal(&chosen.CreationTimestamp) && p.Namespace+"/"+p.Name < chosen.Namespace+"/"+chosen.Name) {
+			chosen = p
+		}
+	}
+	if chosen == nil {
+		return "", nil
+	}
+	if hook.SpecHooksSelect(pod, restore.Spec.Hooks) {
+		log.V(1).Info("Leaving the annotation exec hook to Velero: an exec hook of the Restore's spec.hooks selects the pod",
+			"restore", klog.KObj(restore))
+		return "", nil
+	}
+	return chosen.Namespace + "/" + policy.RunName(restore.Name, chosen.Name), nil
+}
+
+// restoreOfPod finds the Restore whose restore-name label the pod carries in the Velero namespace (the
+// label holds the name, or for a name over 63 characters Velero's hashed form of it); nil if none.
+func (m *PodMutator) restoreOfPod(ctx context.Context, pod *corev1.Pod) (*velerov1.Restore, error) {
+	want := pod.Labels[velerov1.RestoreNameLabel]
+	var r velerov1.Restore
+	switch err := m.Reader.Get(ctx, types.NamespacedName{Namespace: m.VeleroNamespace, Name: want}, &r); {
+	case err == nil:
+		return &r, nil
+	case !apierrors.IsNotFound(err):
+		return nil, fmt.Errorf("reading Restore %s/%s: %w", m.VeleroNamespace, want, err)
+	}
+	var list velerov1.RestoreList
+	if err := m.Reader.List(ctx, &list, client.InNamespace(m.VeleroNamespace)); err != nil {
+		return nil, fmt.Errorf("listing Restores in %s: %w", m.VeleroNamespace, err)
+	}
+	for i := range list.Items {
+		if label.GetValidName(list.Items[i].Name) == want {
+			return &list.Items[i], nil
+		}
+	}
+	return nil, nil
 }
 
 func (m *PodMutator) restoreOf(run *v1alpha1.RestoreHookRun) types.NamespacedName {

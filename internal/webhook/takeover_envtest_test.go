@@ -90,6 +90,22 @@ var _ = Describe("Pod webhook takeover of annotation exec hooks (SPEC §9)", fun
 		Expect(pod.Annotations).To(HaveKeyWithValue("team.example.com/owner", "db-team"))
 	})
 
+	It("takes over for the run a RestoreHookPolicy gives the pod's Restore, even before that run exists", func() {
+		backup := "dr-" + randSuffix()
+		p := &v1alpha1.RestoreHookPolicy{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "pol-" + randSuffix()},
+			Spec: v1alpha1.RestoreHookPolicySpec{RestoreSelector: v1alpha1.RestoreSelector{BackupNames: []string{backup}}}}
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		time.Sleep(1100 * time.Millisecond) // a Restore created after the policy, to the second
+		r := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "r-" + randSuffix()},
+			Spec: velerov1.RestoreSpec{BackupName: backup}}
+		Expect(k8sClient.Create(ctx, r)).To(Succeed())
+		Eventually(func() error { return k8sClient.Get(ctx, client.ObjectKeyFromObject(r), &velerov1.Restore{}) }).Should(Succeed())
+		time.Sleep(300 * time.Millisecond) // the webhook reads the Restore and the policy from the cache
+		pod := create(annotatedPod(ns, r, map[string]string{hook.ExecCommandAnnotation: "/bin/true"}))
+		Expect(veleroKeys(pod)).To(BeEmpty())
+		Expect(pod.Annotations[hook.PostHookRunAnnotation]).To(Equal(veleroNS + "/" + r.Name + "-" + p.Name))
+	})
+
 	It("takes over for a run in the pod's own namespace", func() {
 		run := runFor(ns, restore)
 		pod := create(annotatedPod(ns, restore, map[string]string{hook.ExecCommandAnnotation: "/bin/true"}))
