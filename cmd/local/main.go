@@ -414,6 +414,10 @@ func checkVelero(r *velerov1.Restore) []string {
 	if r.Status.HookStatus != nil && r.Status.HookStatus.HooksFailed > 0 {
 		problems = append(problems, fmt.Sprintf("Velero's server failed %d hooks", r.Status.HookStatus.HooksFailed))
 	}
+	if r.Status.HookStatus != nil && r.Status.HookStatus.HooksAttempted > 0 {
+		problems = append(problems, fmt.Sprintf("Velero's server ran %d hooks itself: the operator should have taken every annotation exec hook over",
+			r.Status.HookStatus.HooksAttempted))
+	}
 	return problems
 }
 
@@ -421,10 +425,10 @@ func checkVelero(r *velerov1.Restore) []string {
 func printVeleroView(r *velerov1.Restore) {
 	fmt.Printf("Velero's view of Restore %s/%s: %s\n", r.Namespace, r.Name, localcluster.RestoreSummary(r))
 	if r.Status.HookStatus != nil && r.Status.HookStatus.HooksAttempted > 0 {
-		fmt.Printf("  Velero's server ran exec hooks itself too: %d (the pods' annotation hooks, read at create time)\n\n",
+		fmt.Printf("  Velero's server ran exec hooks itself: %d (annotation hooks of pods no run had taken over)\n\n",
 			r.Status.HookStatus.HooksAttempted)
 	} else {
-		fmt.Println("  Velero's server ran no exec hook itself")
+		fmt.Println("  Velero's server ran no exec hook itself: the pod webhook took the annotation hooks over, so each ran once, here")
 		fmt.Println()
 	}
 }
