@@ -101,6 +101,8 @@ func Describe(w io.Writer, run *v1alpha1.RestoreHookRun, opts Options) error {
 		}
 	}
 
+	writeOrder(&b, run.Spec.Hooks.Resources)
+
 	b.WriteString("Hooks:\n")
 	if len(st.Hooks) == 0 {
 		if st.HooksOmitted > 0 {
@@ -125,6 +127,29 @@ func Describe(w io.Writer, run *v1alpha1.RestoreHookRun, opts Options) error {
 	}
 	writeFailures(&b, st.Hooks)
 	return flush(w, &b)
+}
+
+// writeOrder shows the run's entries as a dependency list (SPEC §13: "warm-cache ← db-migrate"), when
+// any entry orders its hooks (dependsOn) or runs them in one pod (singlePod).
+func writeOrder(b *strings.Builder, resources []v1alpha1.RestoreResourceHookSpec) {
+	ordered := false
+	for _, rs := range resources {
+		ordered = ordered || len(rs.DependsOn) > 0 || rs.SinglePod
+	}
+	if !ordered {
+		return
+	}
+	b.WriteString("Order:\n")
+	for _, rs := range resources {
+		line := "  " + rs.Name
+		if len(rs.DependsOn) > 0 {
+			line += " ← " + strings.Join(rs.DependsOn, ", ")
+		}
+		if rs.SinglePod {
+			line += "  (single pod)"
+		}
+		b.WriteString(line + "\n")
+	}
 }
 
 // writeFailures lists the messages of failed and skipped records, which the table has no room for.

@@ -115,6 +115,20 @@ func runningRun() *v1alpha1.RestoreHookRun {
 	}
 }
 
+// orderedRun orders its entries (dependsOn) and runs a migration in one pod (singlePod): describe lists
+// the dependencies, and the held hook says what it waits for.
+func orderedRun() *v1alpha1.RestoreHookRun {
+	run := runningRun()
+	run.Spec.Hooks.Resources = []v1alpha1.RestoreResourceHookSpec{
+		{Name: "load"},
+		{Name: "migrate", DependsOn: []string{"load"}, SinglePod: true},
+		{Name: "warm", DependsOn: []string{"migrate", "load"}},
+	}
+	run.Status.Hooks[0].Phase, run.Status.Hooks[0].Reason = v1alpha1.HookPhaseWaiting, v1alpha1.ReasonWaitingForDependency
+	run.Status.Hooks[0].Message = `waiting for entry "migrate": 1 hook not ended yet`
+	return run
+}
+
 // foldedRun has so many pods that succeeded records were folded, very long names, a long multi-line
 // message, and more failures than describe lists messages for.
 func foldedRun() *v1alpha1.RestoreHookRun {
@@ -204,6 +218,7 @@ func TestDescribeGolden(t *testing.T) {
 		"describe-folded.txt":     {run: foldedRun(), opts: Options{Now: now}},
 		"describe-empty.txt":      {run: emptyRun(), opts: Options{Now: now}},
 		"describe-failed.txt":     {run: failedRun(), opts: Options{}},
+		"describe-ordered.txt":    {run: orderedRun(), opts: Options{Now: now}},
 	}
 	for name, tc := range cases {
 		t.Run(name, func(t *testing.T) {

@@ -57,18 +57,18 @@ var _ = Describe("Next to a real Velero server", func() {
 		runningPod(appPod(a.ns, "db", nil, "db"))
 		return a
 	}
+	hooksFor := func(a app) v1alpha1.RestoreHooks {
+		return v1alpha1.RestoreHooks{Resources: []v1alpha1.RestoreResourceHookSpec{{
+			Name: "db-load", IncludedNamespaces: []string{a.ns},
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
+			PostHooks: []v1alpha1.RestoreResourceHook{{Exec: &v1alpha1.ExecRestoreHook{
+				Container: "db", Command: []string{"/bin/sh", "-c", "echo ran >> " + a.specFile}}}},
+		}}}
+	}
 	runFor := func(restoreName string, a app) *v1alpha1.RestoreHookRun {
 		run := &v1alpha1.RestoreHookRun{
 			ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "hooks-" + restoreName},
-			Spec: v1alpha1.RestoreHookRunSpec{
-				RestoreRef: v1alpha1.RestoreReference{Name: restoreName},
-				Hooks: v1alpha1.RestoreHooks{Resources: []v1alpha1.RestoreResourceHookSpec{{
-					Name: "db-load", IncludedNamespaces: []string{a.ns},
-					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}},
-					PostHooks: []v1alpha1.RestoreResourceHook{{Exec: &v1alpha1.ExecRestoreHook{
-						Container: "db", Command: []string{"/bin/sh", "-c", "echo ran >> " + a.specFile}}}},
-				}}},
-			},
+			Spec:       v1alpha1.RestoreHookRunSpec{RestoreRef: v1alpha1.RestoreReference{Name: restoreName}, Hooks: hooksFor(a)},
 		}
 		Expect(k8sClient.Create(ctx, run)).To(Succeed())
 		return run
@@ -176,5 +176,51 @@ var _ = Describe("Next to a real Velero server", func() {
 		Expect(lines(a.execFile)).To(Equal([]string{"ran"}))
 		Expect(lines(a.specFile)).To(Equal([]string{"ran"}))
 		Consistently(fileLines(a.execFile), "2s").Should(Equal([]string{"ran"}))
+	})
+
+	// SPEC §10 with Velero in the loop: `velero restore create --from-schedule nightly` with a policy
+	// declared once, and no RestoreHookRun written by anyone.
+	It("gives a Restore from a schedule exactly one run through a RestoreHookPolicy, and runs its hooks once", func() {
+		a := newApp()
+		schedule := "nightly-" + a.ns
+		// A Backup the way Velero's schedule controller makes it: labelled with the schedule's name.
+		bk := velero.NewBackup(schedule+"-20261204", a.ns)
+		bk.Labels = map[string]string{velerov1.ScheduleNameLabel: schedule}
+		Expect(k8sClient.Create(ctx, bk)).To(Succeed())
+		b, err := velero.WaitBackup(ctx, bk.Name, 2*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(b.Status.Phase).To(Equal(velerov1.BackupPhaseCompleted))
+		deleteNamespace(a.ns)
+
+		p := &v1alpha1.RestoreHookPolicy{
+			ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: "dr"},
+			Spec: v1alpha1.RestoreHookPolicySpec{
+				RestoreSelector: v1alpha1.RestoreSelector{ScheduleNames: []string{schedule}},
+				Template: v1alpha1.RestoreHookRunTemplate{Spec: v1alpha1.RestoreHookRunTemplateSpec{
+					Hooks: hooksFor(a)}},
+			},
+		}
+		Expect(k8sClient.Create(ctx, p)).To(Succeed())
+		DeferCleanup(func() { Expect(client.IgnoreNotFound(k8sClient.Delete(ctx, p))).To(Succeed()) })
+		time.Sleep(1100 * time.Millisecond) // Restores created after the policy, to the second
+
+		name := newRestoreName()
+		r, err := velero.Restore(ctx, &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Name: name},
+			Spec: velerov1.RestoreSpec{ScheduleName: schedule, IncludedNamespaces: []string{a.ns}}}, 3*time.Minute)
+		Expect(err).NotTo(HaveOccurred())
+		Expect(r.Status.Phase).To(Equal(velerov1.RestorePhaseCompleted), localcluster.RestoreSummary(r))
+		Expect(r.Spec.BackupName).To(Equal(b.Name), "Velero resolved the schedule to its latest backup")
+
+		run := &v1alpha1.RestoreHookRun{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: name + "-dr"}}
+		Eventually(func() v1alpha1.RunPhase { return runStatus(run)().Phase }, 2*time.Minute).Should(Equal(v1alpha1.RunPhaseCompleted))
+		var runs v1alpha1.RestoreHookRunList
+		Expect(k8sClient.List(ctx, &runs, client.InNamespace(veleroNS), client.MatchingLabels{"hooks.restorehooks.io/policy": "dr"})).To(Succeed())
+		Expect(runs.Items).To(HaveLen(1), "exactly one run for the Restore")
+		st := runStatus(run)()
+		Expect(recordOf(st, a.ns+"/legacy", v1alpha1.AnnotationHookName, v1alpha1.HookTypeExec).Phase).To(Equal(v1alpha1.HookPhaseSucceeded))
+		Expect(recordOf(st, a.ns+"/db", "db-load", v1alpha1.HookTypeExec).Phase).To(Equal(v1alpha1.HookPhaseSucceeded))
+		Expect(lines(a.execFile)).To(Equal([]string{"ran"}))
+		Expect(lines(a.specFile)).To(Equal([]string{"ran"}))
+		Expect(hooksAttempted(r)).To(BeZero())
 	})
 })
