@@ -40,6 +40,7 @@ import (
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"golang.org/x/term"
 	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -50,6 +51,7 @@ import (
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
 	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/internal/policy"
 )
 
 const (
@@ -57,8 +59,11 @@ const (
 	demoNS      = "shop"
 	backupName  = "nightly"
 	restoreName = "demo-restore"
-	runName     = "demo-hooks"
+	policyName  = "shop-dr"
 )
+
+// runName is the run the demo's RestoreHookPolicy creates for its Restore.
+var runName = policy.RunName(restoreName, policyName)
 
 func main() {
 	once := flag.Bool("once", false, "exit after the demo: 0 when its expected outcomes hold, 1 otherwise")
@@ -168,7 +173,7 @@ func run(ctx context.Context, once, simulated bool, timeout time.Duration) (err 
 		if len(problems) > 0 {
 			return fmt.Errorf("the demo did not end as expected:\n  %s", strings.Join(problems, "\n  "))
 		}
-		say("Demo outcome as expected: one hook failed under onError Continue, everything else succeeded")
+		say("Demo outcome as expected: the migration ran once, after the database; one hook failed under onError Continue, everything else succeeded")
 		return nil
 	}
 	for _, p := range problems {
@@ -206,16 +211,19 @@ func demoSimulated(ctx context.Context, c client.Client, kwok *localcluster.Kwok
 			return nil, fmt.Errorf("creating namespace %s: %w", ns, err)
 		}
 	}
+	if err := applyPolicy(ctx, c); err != nil {
+		return nil, err
+	}
 	restore := &velerov1.Restore{ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: restoreName},
 		Spec: velerov1.RestoreSpec{BackupName: backupName}, Status: velerov1.RestoreStatus{Phase: velerov1.RestorePhaseInProgress}}
 	if err := c.Create(ctx, restore); err != nil {
 		return nil, fmt.Errorf("creating the Restore: %w", err)
 	}
-	run := demoRun()
-	if err := c.Create(ctx, run); err != nil {
-		return nil, fmt.Errorf("creating the RestoreHookRun: %w", err)
+	say("Created Restore %s/%s (InProgress); no RestoreHookRun written by hand", veleroNS, restoreName)
+	run, err := waitRunExists(ctx, c)
+	if err != nil {
+		return nil, err
 	}
-	say("Created Restore %s/%s (InProgress) and RestoreHookRun %s/%s", veleroNS, restoreName, veleroNS, runName)
 	time.Sleep(500 * time.Millisecond) // let the webhook's cache see the run before the pods arrive
 
 	for _, p := range demoPods() {
@@ -244,6 +252,9 @@ func demoSimulated(ctx context.Context, c client.Client, kwok *localcluster.Kwok
 // node). It returns the run once it is terminal, and Velero's Restore once Velero is finished with it.
 func demoVelero(ctx context.Context, c client.Client, local *localcluster.Local) (*v1alpha1.RestoreHookRun, *velerov1.Restore, error) {
 	v := local.Velero
+	if err := applyPolicy(ctx, c); err != nil {
+		return nil, nil, err
+	}
 	if err := c.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: demoNS}}); err != nil {
 		return nil, nil, fmt.Errorf("creating namespace %s: %w", demoNS, err)
 	}
@@ -265,17 +276,17 @@ func demoVelero(ctx context.Context, c client.Client, local *localcluster.Local)
 	}
 	say("Disaster: namespace %s deleted", demoNS)
 
-	// Before the Restore, so the pod webhook knows the run when Velero creates the pods.
-	run := demoRun()
-	if err := c.Create(ctx, run); err != nil {
-		return nil, nil, fmt.Errorf("creating the RestoreHookRun: %w", err)
-	}
-	time.Sleep(500 * time.Millisecond) // let the webhook's cache see the run before the pods arrive
+	// What an on-call engineer types: no RestoreHookRun, the policy gives the Restore its run, and the pod
+	// webhook takes the pods' annotation hooks over for that run even before it exists.
 	if err := c.Create(ctx, v.NewRestore(restoreName, backupName, demoNS)); err != nil {
 		return nil, nil, fmt.Errorf("creating the Restore: %w", err)
 	}
-	say("Created RestoreHookRun %s/%s and Restore %s/%s from Backup %s", veleroNS, runName, veleroNS, restoreName, backupName)
-
+	say("Created Restore %s/%s from Backup %s (velero restore create --from-backup %s); no RestoreHookRun written by hand",
+		veleroNS, restoreName, backupName, backupName)
+	run, err := waitRunExists(ctx, c)
+	if err != nil {
+		return nil, nil, err
+	}
 	final, err := waitRun(ctx, c, run)
 	if err != nil {
 		return nil, nil, err
@@ -319,7 +330,49 @@ func waitRun(ctx context.Context, c client.Client, run *v1alpha1.RestoreHookRun)
 
 // demoRun declares the spec hooks: a pg_isready-style wait then a load step in a two-container pod, and
 // a cache warm-up that fails under onError Continue.
-func demoRun() *v1alpha1.RestoreHookRun {
+// applyPolicy declares the demo's hooks once, as a RestoreHookPolicy for every Restore of the nightly
+// backups, before any Restore exists.
+func applyPolicy(ctx context.Context, c client.Client) error {
+	p := &v1alpha1.RestoreHookPolicy{
+		ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: policyName},
+		Spec: v1alpha1.RestoreHookPolicySpec{
+			RestoreSelector: v1alpha1.RestoreSelector{BackupNames: []string{backupName + "*"}},
+			Template:        v1alpha1.RestoreHookRunTemplate{Spec: v1alpha1.RestoreHookRunTemplateSpec{Hooks: demoHooks()}},
+		},
+	}
+	if err := c.Create(ctx, p); err != nil {
+		return fmt.Errorf("creating the RestoreHookPolicy: %w", err)
+	}
+	say("Applied RestoreHookPolicy %s/%s: hooks for every Restore of backups %s*", veleroNS, policyName, backupName)
+	// A policy serves Restores created after it, to the second.
+	time.Sleep(time.Until(p.CreationTimestamp.Add(1100 * time.Millisecond)))
+	return nil
+}
+
+// waitRunExists waits for the run the policy creates for the demo's Restore.
+func waitRunExists(ctx context.Context, c client.Client) (*v1alpha1.RestoreHookRun, error) {
+	for {
+		run := &v1alpha1.RestoreHookRun{}
+		err := c.Get(ctx, client.ObjectKey{Namespace: veleroNS, Name: runName}, run)
+		if err == nil {
+			say("RestoreHookPolicy %s created RestoreHookRun %s/%s", policyName, veleroNS, runName)
+			return run, nil
+		}
+		if !apierrors.IsNotFound(err) {
+			return nil, err
+		}
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("the policy created no run for Restore %s: %w", restoreName, ctx.Err())
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
+// demoHooks declares the spec hooks: a pg_isready-style wait then a load step in a two-container pod; a
+// schema migration that runs once across the API's replicas, after the database (singlePod, dependsOn);
+// and a cache warm-up, after the migration, that fails under onError Continue.
+func demoHooks() v1alpha1.RestoreHooks {
 	sh := func(script string) []string { return []string{"/bin/sh", "-c", script} }
 	exec := func(container string, cmd []string) v1alpha1.RestoreResourceHook {
 		return v1alpha1.RestoreResourceHook{Exec: &v1alpha1.ExecRestoreHook{Container: container, Command: cmd}}
@@ -327,30 +380,31 @@ func demoRun() *v1alpha1.RestoreHookRun {
 	wait := exec("postgres", sh(`n=0; until [ -f pg-ready ]; do n=$((n+1)); [ $n -ge 3 ] && touch pg-ready; sleep 0.3; done; echo "postgres:5432 - accepting connections"`))
 	wait.Exec.OnError = v1alpha1.HookErrorModeFail
 	wait.Exec.ExecTimeout = &metav1.Duration{Duration: time.Minute}
-	return &v1alpha1.RestoreHookRun{
-		ObjectMeta: metav1.ObjectMeta{Namespace: veleroNS, Name: runName},
-		Spec: v1alpha1.RestoreHookRunSpec{
-			RestoreRef: v1alpha1.RestoreReference{Name: restoreName},
-			Hooks: v1alpha1.RestoreHooks{Resources: []v1alpha1.RestoreResourceHookSpec{
-				{
-					Name: "postgres-restore", IncludedNamespaces: []string{demoNS},
-					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "postgres"}},
-					PostHooks: []v1alpha1.RestoreResourceHook{
-						wait,
-						exec("postgres", sh(`echo "COPY 42"; echo "loaded backup.sql" >> restore.log`)),
-						exec("sidecar", sh(`date -u +%FT%TZ > sidecar-started; echo sidecar unpaused`)),
-					},
-				},
-				{
-					Name: "cache-warmup", IncludedNamespaces: []string{demoNS},
-					LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cache"}},
-					PostHooks: []v1alpha1.RestoreResourceHook{
-						exec("redis", sh(`echo "warming cache from dump.rdb"; echo "dump.rdb: no such file" >&2; exit 3`)),
-					},
-				},
-			}},
+	return v1alpha1.RestoreHooks{Resources: []v1alpha1.RestoreResourceHookSpec{
+		{
+			Name: "postgres-restore", IncludedNamespaces: []string{demoNS},
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "postgres"}},
+			PostHooks: []v1alpha1.RestoreResourceHook{
+				wait,
+				exec("postgres", sh(`echo "COPY 42"; echo "loaded backup.sql" >> restore.log`)),
+				exec("sidecar", sh(`date -u +%FT%TZ > sidecar-started; echo sidecar unpaused`)),
+			},
 		},
-	}
+		{
+			Name: "api-migrate", IncludedNamespaces: []string{demoNS}, DependsOn: []string{"postgres-restore"}, SinglePod: true,
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "api"}},
+			PostHooks: []v1alpha1.RestoreResourceHook{
+				exec("api", sh(`echo "migrating schema to v42"; echo migrated >> migrations.log`)),
+			},
+		},
+		{
+			Name: "cache-warmup", IncludedNamespaces: []string{demoNS}, DependsOn: []string{"api-migrate"},
+			LabelSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"app": "cache"}},
+			PostHooks: []v1alpha1.RestoreResourceHook{
+				exec("redis", sh(`echo "warming cache from dump.rdb"; echo "dump.rdb: no such file" >&2; exit 3`)),
+			},
+		},
+	}}
 }
 
 // demoPods are the application's pods, which Velero restores: the seeds' legacy-app with init and exec
@@ -373,6 +427,8 @@ func demoPods() []*corev1.Pod {
 			hook.ExecCommandAnnotation:        `["/bin/sh", "-c", "echo '{\"database\": \"restored\"}' > db-config.json && cat db-config.json"]`,
 		}, "main-app"),
 		pod("postgres-0", "postgres", nil, "postgres", "sidecar"),
+		pod("api-0", "api", nil, "api"),
+		pod("api-1", "api", nil, "api"),
 		pod("cache-0", "cache", nil, "redis"),
 	}
 }
@@ -384,9 +440,36 @@ func checkOutcome(run *v1alpha1.RestoreHookRun) []string {
 	if st.Phase != v1alpha1.RunPhasePartiallyFailed {
 		problems = append(problems, fmt.Sprintf("run phase %s, want PartiallyFailed", st.Phase))
 	}
-	if st.HooksAttempted != 6 || st.HooksFailed != 1 || st.HooksSucceeded != 5 {
-		problems = append(problems, fmt.Sprintf("hooks attempted/succeeded/failed %d/%d/%d, want 6/5/1",
+	if st.HooksAttempted != 7 || st.HooksFailed != 1 || st.HooksSucceeded != 6 {
+		problems = append(problems, fmt.Sprintf("hooks attempted/succeeded/failed %d/%d/%d, want 7/6/1",
 			st.HooksAttempted, st.HooksSucceeded, st.HooksFailed))
+	}
+	// Per entry: its last hook's end and its first hook's start (records are stamped to the second).
+	lastEnd, firstStart := map[string]time.Time{}, map[string]time.Time{}
+	migrations := 0
+	for _, r := range st.Hooks {
+		if r.Type != v1alpha1.HookTypeExec || r.Source != v1alpha1.HookSourceSpec {
+			continue
+		}
+		if r.Hook == "api-migrate" {
+			migrations++
+		}
+		if r.CompletionTime != nil && r.CompletionTime.After(lastEnd[r.Hook]) {
+			lastEnd[r.Hook] = r.CompletionTime.Time
+		}
+		if r.StartTime != nil && (firstStart[r.Hook].IsZero() || r.StartTime.Time.Before(firstStart[r.Hook])) {
+			firstStart[r.Hook] = r.StartTime.Time
+		}
+	}
+	if migrations != 1 {
+		problems = append(problems, fmt.Sprintf("the migration has %d records, want 1 (singlePod)", migrations))
+	}
+	// dependsOn: the migration began after the database's last hook ended, the warm-up after the migration.
+	for _, pair := range [][2]string{{"postgres-restore", "api-migrate"}, {"api-migrate", "cache-warmup"}} {
+		end, start := lastEnd[pair[0]], firstStart[pair[1]]
+		if end.IsZero() || start.IsZero() || start.Before(end) {
+			problems = append(problems, fmt.Sprintf("%s did not start after %s ended", pair[1], pair[0]))
+		}
 	}
 	for _, r := range st.Hooks {
 		wantFail := r.Hook == "cache-warmup"
