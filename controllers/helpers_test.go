@@ -229,8 +229,9 @@ func eventReasons(obj client.Object) func() []string {
 	}
 }
 
-func ensureNamespace(name string) {
-	err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}})
+// ensureVeleroNamespace creates the Velero namespace unless an earlier spec did.
+func ensureVeleroNamespace() {
+	err := k8sClient.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: veleroNS}})
 	if err != nil && !apierrors.IsAlreadyExists(err) {
 		Expect(err).NotTo(HaveOccurred())
 	}

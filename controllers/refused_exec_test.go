@@ -37,7 +37,7 @@ func refusedExec(ns, pod, cause string, status int, retryAfter time.Duration) ex
 var _ = Describe("Execs refused before they started", func() {
 	var ns string
 	BeforeEach(func() {
-		ensureNamespace(veleroNS)
+		ensureVeleroNamespace()
 		ns = newNamespace("refused")
 	})
 

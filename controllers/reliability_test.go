@@ -200,7 +200,7 @@ func (withoutWatch) Watch(context.Context, client.ObjectList, ...client.ListOpti
 var _ = Describe("Reliability", func() {
 	var ns string
 	BeforeEach(func() {
-		ensureNamespace(veleroNS)
+		ensureVeleroNamespace()
 		ns = newNamespace("reliability")
 	})
 

@@ -128,7 +128,7 @@ func nextSecond(t time.Time) {
 var _ = Describe("RestoreHookPolicy reconciler", func() {
 	var ns string
 	BeforeEach(func() {
-		ensureNamespace(veleroNS)
+		ensureVeleroNamespace()
 		ns = newNamespace("policy")
 	})
 

@@ -42,7 +42,7 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 		op   *runningOperator
 	)
 	BeforeEach(func() {
-		ensureNamespace(veleroNS)
+		ensureVeleroNamespace()
 		ns = newNamespace("hooks")
 		fake = &exec.Fake{}
 		op = startOperator(fake)

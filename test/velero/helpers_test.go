@@ -64,10 +64,9 @@ func appPod(namespace, name string, annotations map[string]string, containers ..
 
 // runningPod creates the pod on kwok's managed node and waits until it runs: the application as it was
 // before the backup.
-func runningPod(p *corev1.Pod) *corev1.Pod {
+func runningPod(p *corev1.Pod) {
 	GinkgoHelper()
 	Expect(kwok.RunManagedPod(ctx, p, podTimeout)).To(Succeed())
-	return p
 }
 
 // backup makes a real Backup of the namespaces through Velero's server and waits until it is Completed,
