@@ -21,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	apimachineryvalidation "k8s.io/apimachinery/pkg/api/validation"
 	"maps"
 	"slices"
 	"strings"
@@ -148,7 +149,7 @@ func (m *PodMutator) takeOver(ctx context.Context, log logr.Logger, pod *corev1.
 		if err != nil || run == "" {
 			return err
 		}
-		pod.Annotations, _ = hook.TakeOver(annotations, run)
+		m.takeOverIfItFits(log, pod, annotations, run)
 		return nil
 	}
 	restores := map[types.NamespacedName]*velerov1.Restore{}
@@ -172,8 +173,22 @@ func (m *PodMutator) takeOver(ctx context.Context, log logr.Logger, pod *corev1.
 		log.V(1).Info("Leaving the annotation exec hook to Velero", "reason", d.why)
 		return nil
 	}
-	pod.Annotations, _ = hook.TakeOver(annotations, d.run.Namespace+"/"+d.run.Name)
+	m.takeOverIfItFits(log, pod, annotations, d.run.Namespace+"/"+d.run.Name)
 	return nil
+}
+
+// takeOverIfItFits moves the pod's exec hook annotations into ours for run, unless the result would break
+// the API server's limit on a pod's annotations (256 KiB in all): JSON escaping can grow a value Velero
+// accepts past it, and the pod would then be refused. Such a hook is left to Velero, as if no run had
+// covered the pod; the run records it RunByVelero.
+func (m *PodMutator) takeOverIfItFits(log logr.Logger, pod *corev1.Pod, annotations map[string]string, run string) {
+	taken, _ := hook.TakeOver(annotations, run)
+	if errs := apimachineryvalidation.ValidateAnnotationsSize(taken); errs != nil {
+		log.Info("Leaving the annotation exec hook to Velero: taken over, the pod's annotations would exceed the API server's limit",
+			"run", run, "error", errs.Error())
+		return
+	}
+	pod.Annotations = taken
 }
 
 // policyRunFor returns the namespace/name of the run a RestoreHookPolicy will create for the pod's

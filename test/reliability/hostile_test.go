@@ -65,8 +65,13 @@ var _ = Describe("Hostile input", func() {
 		Expect(apierrors.IsInvalid(err)).To(BeTrue(), "got %v", err)
 		Expect(err.Error()).To(ContainSubstring("metadata.annotations"))
 
-		By("a 200 KiB command annotation that is not JSON: the hook fails InvalidAnnotation, message bounded")
+		By("a 40 KiB command annotation that is not JSON: the hook fails InvalidAnnotation, message bounded")
 		runningPod(restoredPod(ns, "garbled-0", restore, nil, map[string]string{
+			hook.ExecCommandAnnotation: "[" + strings.Repeat("ü\x01", 20*1024/3),
+		}, "main"))
+
+		By("a 200 KiB one, which JSON escaping would grow past the API server's 256 KiB: admitted unchanged, left to Velero")
+		runningPod(restoredPod(ns, "garbled-1", restore, nil, map[string]string{
 			hook.ExecCommandAnnotation: "[" + strings.Repeat("ü\x01", 100*1024/3),
 		}, "main"))
 
@@ -83,8 +88,8 @@ var _ = Describe("Hostile input", func() {
 		completeRestore(restore)
 		Expect(waitTerminal(run, 30*time.Second)).To(Equal(v1alpha1.RunPhasePartiallyFailed), "records: %v", records(run)())
 		Expect(records(run)()).To(ConsistOf(
-			"garbled-0/main:0=Failed(InvalidAnnotation)#0", "unicode-0/main:0=Succeeded#1",
-			"unicode-1/mäin✓:0=Failed(ContainerNotFound)#0"))
+			"garbled-0/main:0=Failed(InvalidAnnotation)#0", "garbled-1/main:0=Skipped(RunByVelero)#0",
+			"unicode-0/main:0=Succeeded#1", "unicode-1/mäin✓:0=Failed(ContainerNotFound)#0"))
 
 		garbled := record(run, "garbled-0", "main", 0)
 		Expect(len(garbled.Message)).To(BeNumerically("<=", 1024))
