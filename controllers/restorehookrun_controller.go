@@ -331,7 +331,8 @@ type decision struct {
 	phase       phaseDecision
 	attempts    []plan.Attempt // exec results this status persists
 	restoreGone bool
-	written     bool // the status changed and was written: its starts and transitions are to act on
+	written     bool      // the status changed and was written: its starts and transitions are to act on
+	settled     time.Time // when the Restore's last pods are surely in the cache; hooks held till then look again
 }
 
 func (d *decision) recordOutput() bool {
@@ -367,7 +368,7 @@ func (r *RestoreHookRunReconciler) Reconcile(ctx context.Context, req ctrl.Reque
 	if d.next.Status.Phase.IsTerminal() {
 		return ctrl.Result{}, nil
 	}
-	return ctrl.Result{RequeueAfter: requeueAfter(now, d.out.NextCheck, d.phase.recheck)}, nil
+	return ctrl.Result{RequeueAfter: requeueAfter(now, d.out.NextCheck, d.phase.recheck, d.settled)}, nil
 }
 
 // getRun returns the run to reconcile, or nil when there is none to act on: a run that is gone or being
@@ -463,11 +464,13 @@ func (r *RestoreHookRunReconciler) decide(obs *observation) *decision {
 		if d.restoreGone {
 			capacity = 0 // the run is over: record what finishes, start nothing
 		}
+		var mayCreatePods bool
+		mayCreatePods, d.settled = restoreMayCreatePods(obs.restore, now)
 		d.out = plan.Decide(plan.Input{
 			Spec: &run.Spec, Records: st.Hooks, FoldedPods: folded, AbortedBy: st.AbortedBy,
 			RunStart: st.StartTime.Time, Pods: obs.pods, Forbidden: obs.forbidden, InFlight: r.dispatch.inFlight(run.UID),
 			Attempts: d.attempts, Now: now, MaxWait: maxWait, Capacity: capacity, RecordOutput: d.recordOutput(),
-			RestoreMayCreatePods: restoreMayCreatePods(obs.restore, now),
+			RestoreMayCreatePods: mayCreatePods,
 			RunName:              run.Namespace + "/" + run.Name,
 		})
 	}

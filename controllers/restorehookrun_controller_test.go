@@ -133,6 +133,32 @@ var _ = Describe("RestoreHookRun reconciler", func() {
 		Expect(callsIn(fake, ns)).To(BeEmpty())
 	})
 
+	// A dependent entry is released once the Restore finished and its last pods had time to reach the
+	// cache; no event marks that moment, so the run must look again by itself, not at its 5-minute ceiling.
+	It("releases a dependent entry soon after the Restore completes", func() {
+		restore := newRestore()
+		db := execSpec("db", execHook("main", "/bin/db"))
+		db.LabelSelector = &metav1.LabelSelector{MatchLabels: map[string]string{"app": "db"}}
+		app := execSpec("app", execHook("side", "/bin/app"))
+		app.DependsOn = []string{"db"}
+		run := newRun(ns, restore, nil, db, app)
+		pod := newPod(ns, "p", restore, []string{"main", "side"}, nil)
+		setRunning(pod, false, "main", "side")
+		Eventually(recordPhases(run)).Should(ConsistOf("p/main:0=Succeeded", "p/side:0=Waiting(WaitingForDependency)"))
+
+		Eventually(func() error {
+			if err := k8sClient.Get(ctx, clientKey(restore), restore); err != nil {
+				return err
+			}
+			restore.Status.Phase = velerov1.RestorePhaseCompleted
+			restore.Status.CompletionTimestamp = ptr.To(metav1.Now())
+			return k8sClient.Update(ctx, restore)
+		}).Should(Succeed())
+		Eventually(recordPhases(run), 15*time.Second).Should(ConsistOf("p/main:0=Succeeded", "p/side:0=Succeeded"))
+		Expect(callsIn(fake, ns)).To(Equal([]string{"p/main:/bin/db", "p/side:/bin/app"}))
+		Eventually(eventReasons(run)).Should(ContainElement("EntryReleased"))
+	})
+
 	It("lets an annotation exec hook replace the spec exec hooks of its pod only (Velero's XOR)", func() {
 		restore := newRestore()
 		run := newRun(ns, restore, nil, execSpec("spec-hooks", execHook("", "/bin/spec")))

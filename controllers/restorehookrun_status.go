@@ -47,15 +47,19 @@ func restoreCanCreatePods(phase velerov1.RestorePhase) bool {
 
 // restoreMayCreatePods reports whether pods of the Restore may still appear: it is New or InProgress, or
 // finished so recently that the cache may not hold its last pods yet. A Restore that is gone creates none.
-func restoreMayCreatePods(restore *velerov1.Restore, now time.Time) bool {
+// until is when that ends for a Restore that just finished (zero otherwise): a pass then must look again,
+// since no event marks it.
+func restoreMayCreatePods(restore *velerov1.Restore, now time.Time) (may bool, until time.Time) {
 	if restore == nil {
-		return false
+		return false, time.Time{}
 	}
 	if restoreCanCreatePods(restore.Status.Phase) {
-		return true
+		return true, time.Time{}
 	}
-	done := restore.Status.CompletionTimestamp
-	return done != nil && now.Before(done.Add(restoreSettle))
+	if done := restore.Status.CompletionTimestamp; done != nil && now.Before(done.Add(restoreSettle)) {
+		return true, done.Add(restoreSettle)
+	}
+	return false, time.Time{}
 }
 
 // phaseInput is what the run's phase is decided from.
