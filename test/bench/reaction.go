@@ -31,6 +31,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
+	"github.com/restorehooks/restore-hook-operator/internal/hook"
 )
 
 // reaction measures (3): a run waits on pods whose container the benchmark brings up one at a time; each
@@ -58,9 +59,12 @@ func (b *bench) reaction(ctx context.Context) (_ []float64, err error) {
 		return nil, err
 	}
 	logStep("reaction: %d pods waiting for their container", n)
+	// The pods come as the pod webhook leaves them when the run takes their annotation hook over from
+	// Velero (SPEC §9): created before the run, they would otherwise be Velero's to run.
 	annotate := func(i int) map[string]string {
 		cmd, _ := json.Marshal([]string{"/bin/sh", "-c", fmt.Sprintf("date +%%s%%N > %s/p-%05d", stamps, i)})
-		return map[string]string{"post.hook.restore.velero.io/command": string(cmd)}
+		taken, _ := hook.TakeOver(map[string]string{hook.ExecCommandAnnotation: string(cmd)}, ns+"/reaction")
+		return taken
 	}
 	pods, err := b.createPods(ctx, ns, restoreName, n, annotate, b.local.Kwok.CreateUnmanagedPod)
 	if err != nil {
