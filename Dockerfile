@@ -14,6 +14,7 @@ COPY api/ api/
 COPY cmd/ cmd/
 COPY controllers/ controllers/
 COPY internal/ internal/
+COPY operator/ operator/
 
 # GOARCH is left empty when TARGETARCH is unset, so the image builds for the host's platform; with
 # `docker buildx --platform` it cross-compiles.

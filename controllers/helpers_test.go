@@ -35,7 +35,7 @@ import (
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 const veleroNS = "velero"

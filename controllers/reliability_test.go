@@ -43,7 +43,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 // startOperatorWith runs the manager as startOperator does, with adjust applied to its options.

@@ -37,8 +37,8 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
 	"github.com/restorehooks/restore-hook-operator/internal/policy"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 // policyFixture is a policy whose selector matches only the Restores made by its own helpers (a unique

@@ -50,8 +50,8 @@ import (
 	"github.com/restorehooks/restore-hook-operator/internal/describe"
 	"github.com/restorehooks/restore-hook-operator/internal/hook"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
 	"github.com/restorehooks/restore-hook-operator/internal/policy"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 const (

@@ -36,7 +36,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/internal/exec"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 const veleroNS = "velero"

@@ -41,7 +41,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 const (

@@ -33,7 +33,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 const veleroNS = "velero"

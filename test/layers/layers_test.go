@@ -51,7 +51,7 @@ var layers = []layer{
 	{name: "pure rules", rank: 1, prefixes: []string{"internal/hook", "internal/plan", "internal/policy", "internal/scope", "internal/describe"}, siblings: true},
 	{name: "adapters", rank: 2, prefixes: []string{"internal/exec", "internal/localcluster"}, siblings: true},
 	{name: "reconcilers and admission", rank: 3, prefixes: []string{"controllers", "internal/webhook"}},
-	{name: "wiring", rank: 4, prefixes: []string{"internal/operator"}},
+	{name: "wiring", rank: 4, prefixes: []string{"operator"}},
 	{name: "programs and tests", rank: 5, prefixes: []string{"cmd/", "test/", "hack/"}, siblings: true},
 }
 
@@ -173,8 +173,8 @@ func TestImportsFollowTheLayers(t *testing.T) {
 
 func TestProgramsDependOnNoTestCode(t *testing.T) {
 	deps := strings.Fields(string(goList(t, "-deps", "./cmd/...")))
-	if !slices.Contains(deps, module+"/internal/operator") {
-		t.Fatalf("go list -deps ./cmd/... does not name internal/operator; the check reads the wrong tree:\n%v", deps)
+	if !slices.Contains(deps, module+"/operator") {
+		t.Fatalf("go list -deps ./cmd/... does not name operator; the check reads the wrong tree:\n%v", deps)
 	}
 	for _, d := range deps {
 		if strings.HasPrefix(d, module+"/test/") {
@@ -192,15 +192,15 @@ func TestViolations(t *testing.T) {
 	}{
 		"downward imports are fine": {pkgs: []pkgImports{
 			{ImportPath: m("controllers"), Imports: []string{m("api/v1alpha1"), m("internal/plan"), m("internal/exec"), "fmt"}},
-			{ImportPath: m("internal/operator"), Imports: []string{m("controllers"), m("internal/webhook")}},
-			{ImportPath: m("cmd/local"), Imports: []string{m("internal/operator"), m("internal/localcluster")}},
+			{ImportPath: m("operator"), Imports: []string{m("controllers"), m("internal/webhook")}},
+			{ImportPath: m("cmd/local"), Imports: []string{m("operator"), m("internal/localcluster")}},
 		}},
 		"pure rules build on each other": {pkgs: []pkgImports{
 			{ImportPath: m("internal/plan"), Imports: []string{m("internal/hook"), m("internal/scope")}},
 		}},
 		"wiring below what it composes": {
-			pkgs: []pkgImports{{ImportPath: m("controllers"), Imports: []string{m("internal/operator")}}},
-			want: []string{"controllers (reconcilers and admission) imports internal/operator (wiring): upward import"},
+			pkgs: []pkgImports{{ImportPath: m("controllers"), Imports: []string{m("operator")}}},
+			want: []string{"controllers (reconcilers and admission) imports operator (wiring): upward import"},
 		},
 		"pure rule reaching an adapter": {
 			pkgs: []pkgImports{{ImportPath: m("internal/plan"), Imports: []string{m("internal/exec")}}},
@@ -219,7 +219,7 @@ func TestViolations(t *testing.T) {
 			want: []string{"internal/exec imports test/reliability: only test/ may import test/"},
 		},
 		"an external test may drive the wiring": {pkgs: []pkgImports{
-			{ImportPath: m("controllers"), XTestImports: []string{m("internal/operator")}},
+			{ImportPath: m("controllers"), XTestImports: []string{m("operator")}},
 		}},
 		"an in-package test follows the rule": {
 			pkgs: []pkgImports{{ImportPath: m("internal/hook"), TestImports: []string{m("controllers")}}},

@@ -53,7 +53,7 @@ import (
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
-	"github.com/restorehooks/restore-hook-operator/internal/operator"
+	"github.com/restorehooks/restore-hook-operator/operator"
 )
 
 const (
