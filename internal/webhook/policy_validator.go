@@ -133,23 +133,13 @@ func (v *PolicyValidator) validate(ctx context.Context, p *v1alpha1.RestoreHookP
 	if clusterWide {
 		namespaces = []string{""}
 	}
-	for _, ns := range namespaces {
-		allowed, reason, err := runs.mayCreate(ctx, req.UserInfo, ns, "exec")
-		if err != nil {
-			return apierrors.NewInternalError(fmt.Errorf("checking pods/exec permission: %w", err))
-		}
-		if allowed {
-			continue
-		}
-		where := fmt.Sprintf("in namespace %q", ns)
-		if ns == "" {
-			where = "cluster-wide (the template's hooks can reach every namespace: its includedNamespaces are empty, a wildcard or a glob, or it honours pod annotations)"
-		}
-		msg := fmt.Sprintf("user %q may not create pods/exec %s; the runs of a RestoreHookPolicy run commands in pods on its author's authority, so its author needs that permission wherever its template reaches", req.UserInfo.Username, where)
-		if reason != "" {
-			msg += " (" + reason + ")"
-		}
-		return forbidden(msg)
+	ns, reason, denied, err := runs.firstDenied(ctx, req.UserInfo, namespaces, "exec")
+	if err != nil {
+		return err
+	}
+	if denied {
+		return forbidden(withReason(fmt.Sprintf("user %q may not create pods/exec %s; the runs of a RestoreHookPolicy run commands in pods on its author's authority, so its author needs that permission wherever its template reaches",
+			req.UserInfo.Username, where(ns, "the template's hooks can reach every namespace: its includedNamespaces are empty, a wildcard or a glob, or it honours pod annotations")), reason))
 	}
 	// Init hooks in the template inject containers into restored pods: the same create-pods and Pod
 	// Security checks as for a run (issue 19 #5).

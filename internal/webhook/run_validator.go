@@ -293,25 +293,48 @@ func (v *RunValidator) authorize(ctx context.Context, run *v1alpha1.RestoreHookR
 	if err := v.authorizeInit(ctx, req.UserInfo, run); err != nil {
 		return err
 	}
-	for _, ns := range namespaces {
-		allowed, reason, err := v.mayCreate(ctx, req.UserInfo, ns, "exec")
-		if err != nil {
-			return apierrors.NewInternalError(fmt.Errorf("checking pods/exec permission: %w", err))
-		}
-		if allowed {
-			continue
-		}
-		where := fmt.Sprintf("in namespace %q", ns)
-		if ns == "" {
-			where = "cluster-wide (the run's hooks can reach every namespace: its includedNamespaces are empty, a wildcard or a glob, or it honours pod annotations)"
-		}
-		msg := fmt.Sprintf("user %q may not create pods/exec %s; a RestoreHookRun runs commands in pods as the operator, so its author needs that permission wherever the run reaches", req.UserInfo.Username, where)
-		if reason != "" {
-			msg += " (" + reason + ")"
-		}
-		return apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("restorehookruns").GroupResource(), run.Name, fmt.Errorf("%s", msg))
+	ns, reason, denied, err := v.firstDenied(ctx, req.UserInfo, namespaces, "exec")
+	if err != nil || !denied {
+		return err
 	}
-	return nil
+	msg := fmt.Sprintf("user %q may not create pods/exec %s; a RestoreHookRun runs commands in pods as the operator, so its author needs that permission wherever the run reaches",
+		req.UserInfo.Username, where(ns, "the run's hooks can reach every namespace: its includedNamespaces are empty, a wildcard or a glob, or it honours pod annotations"))
+	return apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("restorehookruns").GroupResource(), run.Name, fmt.Errorf("%s", withReason(msg, reason)))
+}
+
+// firstDenied asks a SubjectAccessReview, namespace by namespace ("" for cluster-wide), whether user may
+// create pods (subresource "") or a pods subresource, and returns the first namespace where not, with the
+// authorizer's reason.
+func (v *RunValidator) firstDenied(ctx context.Context, user authenticationv1.UserInfo, namespaces []string, subresource string) (namespace, reason string, denied bool, err error) {
+	what := "pods"
+	if subresource != "" {
+		what += "/" + subresource
+	}
+	for _, ns := range namespaces {
+		allowed, reason, err := v.mayCreate(ctx, user, ns, subresource)
+		if err != nil {
+			return "", "", false, apierrors.NewInternalError(fmt.Errorf("checking %s create permission: %w", what, err))
+		}
+		if !allowed {
+			return ns, reason, true, nil
+		}
+	}
+	return "", "", false, nil
+}
+
+// where renders a namespace of a denial: "" is cluster-wide, for the reason given.
+func where(namespace, clusterWideWhy string) string {
+	if namespace == "" {
+		return "cluster-wide (" + clusterWideWhy + ")"
+	}
+	return fmt.Sprintf("in namespace %q", namespace)
+}
+
+func withReason(msg, reason string) string {
+	if reason != "" {
+		return msg + " (" + reason + ")"
+	}
+	return msg
 }
 
 // authorizeInit asks whether the requesting user may create pods wherever the run's init hooks can
@@ -325,26 +348,14 @@ func (v *RunValidator) authorizeInit(ctx context.Context, user authenticationv1.
 	if clusterWide {
 		namespaces = []string{""}
 	}
-	for _, ns := range namespaces {
-		allowed, reason, err := v.mayCreate(ctx, user, ns, "")
-		if err != nil {
-			return apierrors.NewInternalError(fmt.Errorf("checking pod create permission: %w", err))
-		}
-		if allowed {
-			continue
-		}
-		where := fmt.Sprintf("in namespace %q", ns)
-		if ns == "" {
-			where = "cluster-wide (an init hook's includedNamespaces are empty, a wildcard or a glob)"
-		}
-		msg := fmt.Sprintf("user %q may not create pods %s; a RestoreHookRun with init hooks injects containers into "+
-			"restored pods, so its author needs that permission wherever those hooks reach", user.Username, where)
-		if reason != "" {
-			msg += " (" + reason + ")"
-		}
-		return apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("restorehookruns").GroupResource(), run.Name, fmt.Errorf("%s", msg))
+	ns, reason, denied, err := v.firstDenied(ctx, user, namespaces, "")
+	if err != nil || !denied {
+		return err
 	}
-	return nil
+	msg := fmt.Sprintf("user %q may not create pods %s; a RestoreHookRun with init hooks injects containers into "+
+		"restored pods, so its author needs that permission wherever those hooks reach", user.Username,
+		where(ns, "an init hook's includedNamespaces are empty, a wildcard or a glob"))
+	return apierrors.NewForbidden(v1alpha1.GroupVersion.WithResource("restorehookruns").GroupResource(), run.Name, fmt.Errorf("%s", withReason(msg, reason)))
 }
 
 // mayCreate asks a SubjectAccessReview whether user may create pods (subresource "") or a pods
