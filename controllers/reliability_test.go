@@ -249,7 +249,11 @@ var _ = Describe("Reliability", func() {
 		setRestorePhase(restore, velerov1.RestorePhaseCompleted)
 
 		Eventually(func() bool { return getRun(run).Status.Phase.IsTerminal() }, 90*time.Second).Should(BeTrue(),
-			"the run never reached a terminal phase (seed %d): %v", seed, recordPhases(run))
+			func() string {
+				st := getRun(run).Status
+				return fmt.Sprintf("the run never reached a terminal phase (seed %d): phase %s, conditions %+v, records %v",
+					seed, st.Phase, st.Conditions, recordPhases(run)())
+			})
 		faults.stop()
 		GinkgoWriter.Printf("faults injected: %v in %d status writes\n", faults.summary(), faults.writes())
 

@@ -63,6 +63,7 @@ import (
 
 	velerov1 "github.com/vmware-tanzu/velero/pkg/apis/velero/v1"
 	"github.com/vmware-tanzu/velero/pkg/label"
+	"golang.org/x/time/rate"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -73,6 +74,7 @@ import (
 	"k8s.io/client-go/tools/events"
 	"k8s.io/client-go/util/flowcontrol"
 	"k8s.io/client-go/util/retry"
+	"k8s.io/client-go/util/workqueue"
 	"k8s.io/utils/clock"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/builder"
@@ -207,7 +209,7 @@ func (r *RestoreHookRunReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Watches(&corev1.Pod{}, handler.EnqueueRequestsFromMapFunc(r.runsForPod)).
 		WatchesRawSource(source.Channel(r.dispatch.notify, &handler.EnqueueRequestForObject{})).
 		WithOptions(controller.Options{MaxConcurrentReconciles: r.Options.MaxConcurrentReconciles,
-			SkipNameValidation: &r.Options.SkipNameValidation}).
+			SkipNameValidation: &r.Options.SkipNameValidation, RateLimiter: runRateLimiter()}).
 		Named("restorehookrun").
 		Complete(r)
 }
@@ -251,6 +253,16 @@ func runRestoreLabelIndexValue(o client.Object) []string {
 // runRestoreIndexValue indexes a run by the namespace/name of its Restore.
 func (r *RestoreHookRunReconciler) runRestoreIndexValue(o client.Object) []string {
 	return []string{r.restoreKey(o.(*v1alpha1.RestoreHookRun)).String()}
+}
+
+// runRateLimiter spaces the retries of a run whose pass failed: controller-runtime's default backs off to
+// 1000 s, which on a flaky API server (a dozen failed passes in a row) would leave hooks waiting for
+// minutes after the server recovered. Exponential from 5 ms to 30 s per run, within an overall 10 qps.
+func runRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
+	return workqueue.NewTypedMaxOfRateLimiter(
+		workqueue.NewTypedItemExponentialFailureRateLimiter[reconcile.Request](5*time.Millisecond, 30*time.Second),
+		&workqueue.TypedBucketRateLimiter[reconcile.Request]{Limiter: rate.NewLimiter(rate.Limit(10), 100)},
+	)
 }
 
 // deletedOrCreated lets create and delete events of runs through; status-only updates are our own
@@ -613,7 +625,13 @@ func (r *RestoreHookRunReconciler) act(ctx context.Context, obs *observation, d 
 			pod := r.podFor(ctx, ns, name)
 			note := plan.Truncate(fmt.Sprintf("%s hook %s in %s container %s failed (%s): %s",
 				rec.Type, rec.Hook, rec.Pod, rec.Container, rec.Reason, rec.Message), plan.MaxMessage)
-			r.Recorder.Eventf(next, pod, corev1.EventTypeWarning, "HookFailed", "RunHook", "%s", note)
+			// A nil *Pod in the related interface would not be a nil interface: the recorder would
+			// dereference it. Without the pod (gone, or unreadable), the event has no related object.
+			var related runtime.Object
+			if pod != nil {
+				related = pod
+			}
+			r.Recorder.Eventf(next, related, corev1.EventTypeWarning, "HookFailed", "RunHook", "%s", note)
 			if pod != nil {
 				r.Recorder.Eventf(pod, next, corev1.EventTypeWarning, "RestoreHookFailed", "RunHook", "%s", note)
 			}
