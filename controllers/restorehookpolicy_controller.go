@@ -114,7 +114,7 @@ func (r *RestoreHookPolicyReconciler) SetupWithManager(mgr ctrl.Manager) error {
 		Owns(&v1alpha1.RestoreHookRun{}, builder.WithPredicates(runPhaseChanged())).
 		Watches(&velerov1.Restore{}, handler.EnqueueRequestsFromMapFunc(r.allPolicies),
 			builder.WithPredicates(r.restoreIdentityChanged())).
-		WithOptions(controller.Options{SkipNameValidation: &r.Options.SkipNameValidation}).
+		WithOptions(controller.Options{SkipNameValidation: &r.Options.SkipNameValidation, RateLimiter: runRateLimiter()}).
 		Named("restorehookpolicy").
 		Complete(r)
 }

@@ -255,7 +255,7 @@ func (r *RestoreHookRunReconciler) runRestoreIndexValue(o client.Object) []strin
 	return []string{r.restoreKey(o.(*v1alpha1.RestoreHookRun)).String()}
 }
 
-// runRateLimiter spaces the retries of a run whose pass failed: controller-runtime's default backs off to
+// runRateLimiter spaces the retries of a run (or policy) whose pass failed: controller-runtime's default backs off to
 // 1000 s, which on a flaky API server (a dozen failed passes in a row) would leave hooks waiting for
 // minutes after the server recovered. Exponential from 5 ms to 30 s per run, within an overall 10 qps.
 func runRateLimiter() workqueue.TypedRateLimiter[reconcile.Request] {
