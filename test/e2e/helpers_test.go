@@ -17,10 +17,7 @@ limitations under the License.
 package e2e
 
 import (
-	"errors"
 	"fmt"
-	"io/fs"
-	"os"
 	"strings"
 	"time"
 
@@ -34,6 +31,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/test/hookfiles"
 )
 
 // newNamespace creates a namespace with a generated name; each spec works in its own.
@@ -163,30 +161,14 @@ func record(run *v1alpha1.RestoreHookRun, pod, container string, index int32) v1
 	return v1alpha1.HookRecord{}
 }
 
-// lines returns the lines of a file the hooks append to; nil when no hook created it.
-func lines(path string) []string {
-	GinkgoHelper()
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	Expect(err).NotTo(HaveOccurred())
-	return strings.Fields(string(data))
-}
-
-// fileLines polls lines(path).
-func fileLines(path string) func() []string {
-	return func() []string { return lines(path) }
-}
+// Reading back what hook commands wrote (test/hookfiles).
+var (
+	lines     = hookfiles.Lines
+	fileLines = hookfiles.Poll
+)
 
 // hookDir is a fresh directory for the files one spec's hooks write.
-func hookDir() string {
-	GinkgoHelper()
-	dir, err := os.MkdirTemp("", "e2e-hooks-")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
-	return dir
-}
+func hookDir() string { return hookfiles.Dir("e2e-hooks-") }
 
 // containerStartedAt is when the pod's status says the container started running (to the second).
 func containerStartedAt(p *corev1.Pod, container string) time.Time {

@@ -17,10 +17,8 @@ limitations under the License.
 package reliability
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"net"
 	"net/http"
 	"os"
@@ -42,6 +40,7 @@ import (
 
 	"github.com/restorehooks/restore-hook-operator/api/v1alpha1"
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/test/hookfiles"
 )
 
 // managerProcess is one cmd/manager process.
@@ -400,29 +399,14 @@ func record(run *v1alpha1.RestoreHookRun, pod, container string, index int32) v1
 	return v1alpha1.HookRecord{}
 }
 
-// lines returns the lines of a file hooks append to; nil when no hook created it.
-func lines(path string) []string {
-	GinkgoHelper()
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	Expect(err).NotTo(HaveOccurred())
-	return strings.Fields(string(data))
-}
-
-func fileLines(path string) func() []string {
-	return func() []string { return lines(path) }
-}
+// Reading back what hook commands wrote (test/hookfiles).
+var (
+	lines     = hookfiles.Lines
+	fileLines = hookfiles.Poll
+)
 
 // hookDir is a fresh directory for the files one spec's hooks write.
-func hookDir() string {
-	GinkgoHelper()
-	dir, err := os.MkdirTemp("", "rel-hooks-")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
-	return dir
-}
+func hookDir() string { return hookfiles.Dir("rel-hooks-") }
 
 // expectCountersAddUp checks the run's counters against its records.
 func expectCountersAddUp(run *v1alpha1.RestoreHookRun) {

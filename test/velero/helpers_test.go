@@ -17,8 +17,6 @@ limitations under the License.
 package velero
 
 import (
-	"errors"
-	"io/fs"
 	"os"
 	"slices"
 	"strings"
@@ -32,6 +30,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/rand"
 
 	"github.com/restorehooks/restore-hook-operator/internal/localcluster"
+	"github.com/restorehooks/restore-hook-operator/test/hookfiles"
 )
 
 const (
@@ -123,30 +122,14 @@ func restoredPodRunning(namespace, name string) *corev1.Pod {
 	return p
 }
 
+// Reading back what hook commands wrote (test/hookfiles).
+var (
+	lines     = hookfiles.Lines
+	fileLines = hookfiles.Poll
+)
+
 // hookDir is a fresh directory for the files one spec's hooks write.
-func hookDir() string {
-	GinkgoHelper()
-	dir, err := os.MkdirTemp("", "velero-hooks-")
-	Expect(err).NotTo(HaveOccurred())
-	DeferCleanup(os.RemoveAll, dir)
-	return dir
-}
-
-// lines returns the lines of a file the hooks append to; nil when no hook created it.
-func lines(path string) []string {
-	GinkgoHelper()
-	data, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	Expect(err).NotTo(HaveOccurred())
-	return strings.Fields(string(data))
-}
-
-// fileLines polls lines(path).
-func fileLines(path string) func() []string {
-	return func() []string { return lines(path) }
-}
+func hookDir() string { return hookfiles.Dir("velero-hooks-") }
 
 // veleroExecHookRuns returns the lines of Velero's server log saying it ran an exec hook for restore in
 // pod namespace/name: the server logs "running exec hook" once per hook it executes, with the fields
