@@ -36,10 +36,10 @@ import (
 	"github.com/restorehooks/restore-hook-operator/internal/plan"
 )
 
-// dispatcher runs exec hooks off the reconcile workers. Each dispatched hook has one goroutine until its
-// command has run (never for a wait: waits are deadlines the reconciler requeues for). At most streams
-// commands run at once across all runs; up to queue more hooks may be dispatched, recorded Running,
-// and wait in order for a stream. The queue is what lets one status write start hundreds of hooks: a
+// dispatcher runs exec hooks off the reconcile workers. A dispatched hook has a goroutine while it holds
+// a stream, that is while its command is sent and runs (never for a wait: waits are deadlines the
+// reconciler requeues for). At most streams commands run at once across all runs; up to queue more
+// hooks may be dispatched, recorded Running, and wait in order for a stream, as entries of a queue. The queue is what lets one status write start hundreds of hooks: a
 // write of a large run's status costs the API server as much as dozens of execs, so starting hooks
 // only as streams free up would spend more on writes than on the hooks. A finished exec is kept as an
 // Attempt until a status write has persisted it, and wakes its run's reconcile through the notify
@@ -56,20 +56,22 @@ type dispatcher struct {
 	exec     exec.Executor
 	clock    clock.PassiveClock
 	backoff  resendBackoff
-	capacity int           // hooks dispatched at once (streams + queue); <= 0: no limit
-	streams  chan struct{} // one token per command running; nil: no limit
+	capacity int // hooks dispatched at once (streams + queue); <= 0: no limit
+	streams  int // commands running at once; <= 0: no limit
 	notify   chan event.GenericEvent
 
 	mu       sync.Mutex
-	running  int // dispatched hooks, queued or running
+	running  int           // dispatched hooks: waiting, backing off or sending
+	sending  int           // hooks holding a stream
+	waiting  []*dispatched // hooks waiting for a stream, oldest first
 	inflight map[types.UID]map[plan.RecordKey]*dispatched
 	done     map[types.UID][]plan.Attempt
 	// unsent are starts whose status write failed without saying whether it landed (a timeout, a
 	// server error): their Running record may be persisted while their command was never sent.
 	unsent map[types.UID]map[plan.RecordKey]unsentStart
-	// paused holds back a run's queued hooks after one of its onError Fail hooks failed, until the
-	// reconciler has decided on it: resume, or unqueue when the run aborts. Closed to resume.
-	paused map[types.UID]chan struct{}
+	// paused holds back a run's waiting hooks after one of its onError Fail hooks failed, until the
+	// reconciler has decided on it: resume, or unqueue when the run aborts.
+	paused map[types.UID]bool
 }
 
 // unsentStart is a start held back by a failed status write, with the attempt its record would show.
@@ -79,21 +81,35 @@ type unsentStart struct {
 	recordOutput bool
 }
 
-// dispatched is a hook handed to the dispatcher: sent once it got a stream and its command went out.
+// dispatched is a hook handed to the dispatcher. It has a goroutine only while it holds a stream: a
+// thousand hooks waiting for a stream are a thousand small structs, not a thousand goroutine stacks.
 type dispatched struct {
+	run          types.UID
+	wake         *v1alpha1.RestoreHookRun // the run's identity, for the notify channel
+	start        plan.Start
+	recordOutput bool
+	// ctx is the exec's; it ends when the run is forgotten (errForgotten) or the hook finished.
+	ctx    context.Context
 	cancel context.CancelCauseFunc
-	sent   bool
+	state  dispatchState
 	// takenBack: unqueue found the hook sending; should that send be refused, it is not sent again.
 	takenBack bool
+	refused   refusals
+	timer     *time.Timer // while backing off
 }
 
-// Why a dispatched hook's context ends early; both are cancellations (errors.Is context.Canceled).
-var (
-	// errForgotten: the run was deleted; its attempts are dropped.
-	errForgotten = fmt.Errorf("the run was deleted: %w", context.Canceled)
-	// errUnqueued: the run no longer wants the hook; if it was not sent yet it comes back NotSent.
-	errUnqueued = fmt.Errorf("taken off the exec queue before it was sent: %w", context.Canceled)
+type dispatchState int
+
+const (
+	stateWaiting    dispatchState = iota // for a stream
+	stateBackingOff                      // refused before it started; waits to be sent again
+	stateSending                         // holds a stream; its command may be running
+	stateFinished
 )
+
+// errForgotten is why a dispatched hook's context ends early: the run was deleted, its attempts are
+// dropped. It is a cancellation (errors.Is context.Canceled).
+var errForgotten = fmt.Errorf("the run was deleted: %w", context.Canceled)
 
 // newDispatcher runs at most streams commands at once, with up to queue more hooks waiting for a
 // stream; streams <= 0 means no limit (and no queue).
@@ -102,12 +118,12 @@ func newDispatcher(e exec.Executor, c clock.PassiveClock, streams, queue int) *d
 		exec: e, clock: c, capacity: -1, backoff: defaultResendBackoff,
 		notify:   make(chan event.GenericEvent, 1024),
 		inflight: map[types.UID]map[plan.RecordKey]*dispatched{},
-		paused:   map[types.UID]chan struct{}{},
+		paused:   map[types.UID]bool{},
 		done:     map[types.UID][]plan.Attempt{},
 		unsent:   map[types.UID]map[plan.RecordKey]unsentStart{},
 	}
 	if streams > 0 {
-		d.streams = make(chan struct{}, streams)
+		d.streams = streams
 		d.capacity = streams + max(queue, 0)
 	}
 	return d
@@ -197,13 +213,13 @@ func (d *dispatcher) busy(run types.UID) bool {
 	return len(d.inflight[run]) > 0
 }
 
-// queued counts the run's dispatched hooks still waiting for a stream.
+// queued counts the run's dispatched hooks not sent yet: waiting for a stream, or backing off.
 func (d *dispatcher) queued(run types.UID) int {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	n := 0
 	for _, h := range d.inflight[run] {
-		if !h.sent {
+		if h.state == stateWaiting || h.state == stateBackingOff {
 			n++
 		}
 	}
@@ -226,15 +242,23 @@ func (d *dispatcher) failing(run types.UID) bool {
 // attempts. Hooks already sent run to the end.
 func (d *dispatcher) unqueue(run types.UID) {
 	d.mu.Lock()
-	defer d.mu.Unlock()
+	var wake *v1alpha1.RestoreHookRun
 	for _, h := range d.inflight[run] {
-		if !h.sent {
-			h.cancel(errUnqueued)
-		} else {
+		switch h.state {
+		case stateWaiting, stateBackingOff:
+			d.dropWaitingLocked(h)
+			now := d.clock.Now()
+			d.finishLocked(h, plan.Attempt{Key: h.start.Key, Started: now, Finished: now, NotSent: true})
+			wake = h.wake
+		case stateSending:
 			h.takenBack = true
 		}
 	}
 	d.resumeLocked(run)
+	d.mu.Unlock()
+	if wake != nil {
+		d.notify <- event.GenericEvent{Object: wake}
+	}
 }
 
 // resume lets the run's queued hooks be sent again after a failure that did not abort the run.
@@ -245,9 +269,9 @@ func (d *dispatcher) resume(run types.UID) {
 }
 
 func (d *dispatcher) resumeLocked(run types.UID) {
-	if gate := d.paused[run]; gate != nil {
-		close(gate)
+	if d.paused[run] {
 		delete(d.paused, run)
+		d.pumpLocked()
 	}
 }
 
@@ -286,125 +310,143 @@ func (d *dispatcher) ack(run types.UID, persisted []plan.Attempt) {
 // start dispatches a hook whose Running record is persisted: its command is sent once a stream is free.
 func (d *dispatcher) start(run *v1alpha1.RestoreHookRun, s plan.Start, recordOutput bool) {
 	ctx, cancel := context.WithCancelCause(context.Background())
-	h := &dispatched{cancel: cancel}
+	wake := &v1alpha1.RestoreHookRun{}
+	wake.Name, wake.Namespace, wake.UID = run.Name, run.Namespace, run.UID
+	h := &dispatched{run: run.UID, wake: wake, start: s, recordOutput: recordOutput, ctx: ctx, cancel: cancel}
 	d.mu.Lock()
+	defer d.mu.Unlock()
 	if d.inflight[run.UID] == nil {
 		d.inflight[run.UID] = map[plan.RecordKey]*dispatched{}
 	}
 	d.inflight[run.UID][s.Key] = h
 	d.running++
-	d.mu.Unlock()
+	d.enqueueLocked(h)
+}
 
-	wake := &v1alpha1.RestoreHookRun{}
-	wake.Name, wake.Namespace, wake.UID = run.Name, run.Namespace, run.UID
-	go func() {
-		defer cancel(nil)
-		a := d.send(ctx, run.UID, h, s, recordOutput)
-		d.mu.Lock()
-		delete(d.inflight[run.UID], s.Key)
-		if len(d.inflight[run.UID]) == 0 {
-			delete(d.inflight, run.UID)
+// enqueueLocked puts h at the end of the queue and hands out the streams that are free.
+func (d *dispatcher) enqueueLocked(h *dispatched) {
+	h.state, h.timer = stateWaiting, nil
+	d.waiting = append(d.waiting, h)
+	d.pumpLocked()
+}
+
+// pumpLocked gives each free stream to the oldest waiting hook whose run is not paused, and starts its
+// send. Deciding under d.mu makes it one or the other for unqueue: a hook it finds waiting is never sent.
+func (d *dispatcher) pumpLocked() {
+	for d.streams <= 0 || d.sending < d.streams {
+		i := slices.IndexFunc(d.waiting, func(h *dispatched) bool { return !d.paused[h.run] })
+		if i < 0 {
+			return
 		}
-		d.running--
-		if !errors.Is(context.Cause(ctx), errForgotten) {
-			d.done[run.UID] = append(d.done[run.UID], a)
+		h := d.waiting[i]
+		if i == 0 {
+			d.waiting[0] = nil
+			d.waiting = d.waiting[1:]
+		} else {
+			d.waiting = slices.Delete(d.waiting, i, i+1)
+		}
+		h.state = stateSending
+		d.sending++
+		go d.send(h)
+	}
+}
+
+// dropWaitingLocked takes a hook that is not sending off the queue, or stops its backoff.
+func (d *dispatcher) dropWaitingLocked(h *dispatched) {
+	switch h.state {
+	case stateWaiting:
+		if i := slices.Index(d.waiting, h); i >= 0 {
+			d.waiting = slices.Delete(d.waiting, i, i+1)
+		}
+	case stateBackingOff:
+		h.timer.Stop()
+	}
+}
+
+// finishLocked ends a dispatched hook with its attempt (dropped when its run was forgotten).
+func (d *dispatcher) finishLocked(h *dispatched, a plan.Attempt) {
+	if h.state == stateSending {
+		d.sending--
+	}
+	h.state = stateFinished
+	delete(d.inflight[h.run], h.start.Key)
+	if len(d.inflight[h.run]) == 0 {
+		delete(d.inflight, h.run)
+	}
+	d.running--
+	if !errors.Is(context.Cause(h.ctx), errForgotten) {
+		d.done[h.run] = append(d.done[h.run], a)
+	}
+	h.cancel(nil)
+}
+
+// send runs a dispatched hook's command on the stream it was given. A send refused before it started
+// is sent again after a backoff, on a stream it waits for again, while its wait budget lasts; otherwise
+// the attempt is recorded and the run woken.
+func (d *dispatcher) send(h *dispatched) {
+	s := h.start
+	began := d.clock.Now()
+	res := d.exec.Exec(h.ctx, exec.Request{
+		Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
+		Timeout: s.Hook.ExecTimeout, RecordOutput: h.recordOutput,
+	})
+	refusedForNow := res.Refused != nil && res.Refused.Transient && h.ctx.Err() == nil
+	if refusedForNow {
+		d.mu.Lock()
+		h.refused.add(*res.Refused)
+		wait := d.backoff.next(h.refused.count, res.Refused.RetryAfter)
+		switch {
+		case !h.takenBack && d.clock.Now().Add(wait).Before(s.WaitDeadline):
+			// Queued again after the wait, so unqueue may take it back and a paused run holds it.
+			d.sending--
+			h.state = stateBackingOff
+			h.timer = time.AfterFunc(wait, func() {
+				d.mu.Lock()
+				defer d.mu.Unlock()
+				if h.state == stateBackingOff {
+					d.enqueueLocked(h)
+				}
+			})
+			d.pumpLocked()
+			d.mu.Unlock()
+			return
+		case h.takenBack:
+			// The run aborted while this send was out; it was refused, so nothing ran.
+			now := d.clock.Now()
+			d.finishLocked(h, plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true})
+			d.pumpLocked()
+			d.mu.Unlock()
+			d.notify <- event.GenericEvent{Object: h.wake}
+			return
 		}
 		d.mu.Unlock()
-		d.notify <- event.GenericEvent{Object: wake}
-	}()
-}
-
-// send runs a dispatched hook's command once it has a stream, sending it again while it is refused
-// before it starts and its wait budget lasts, and returns the attempt to record.
-func (d *dispatcher) send(ctx context.Context, run types.UID, h *dispatched, s plan.Start, recordOutput bool) plan.Attempt {
-	var refused refusals
-	for {
-		if !d.acquire(ctx, run, h) {
-			now := d.clock.Now()
-			return plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
-		}
-		began := d.clock.Now()
-		res := d.exec.Exec(ctx, exec.Request{
-			Namespace: s.Namespace, Pod: s.Pod, Container: s.Hook.Container, Command: s.Hook.Command,
-			Timeout: s.Hook.ExecTimeout, RecordOutput: recordOutput,
-		})
-		if res.Refused != nil && res.Refused.Transient && ctx.Err() == nil {
-			refused.add(*res.Refused)
-			wait := d.backoff.next(refused.count, res.Refused.RetryAfter)
-			d.mu.Lock()
-			resend := !h.takenBack && d.clock.Now().Add(wait).Before(s.WaitDeadline)
-			if resend {
-				h.sent = false // queued again: unqueue may take it back, a paused run holds it
-			}
-			d.mu.Unlock()
-			if resend {
-				d.giveBack()
-				if !sleepCtx(ctx, wait) {
-					now := d.clock.Now()
-					return plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
-				}
-				continue
-			}
-			if d.wasTakenBack(h) {
-				// The run aborted while this send was out; it was refused, so nothing ran.
-				d.giveBack()
-				now := d.clock.Now()
-				return plan.Attempt{Key: s.Key, Started: now, Finished: now, NotSent: true}
-			}
-		}
-		execDuration.Observe(res.Duration.Seconds())
-		a := attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
-		if res.Refused != nil && res.Refused.Transient && ctx.Err() == nil {
-			// Refused until the wait budget ran out: the command never started, as when a container
-			// never came up in time.
-			a.Reason, a.ExitCode = v1alpha1.ReasonWaitTimeout, nil
-			a.Message = elide(fmt.Sprintf("%s; the wait timeout of %s ran out (at %s), the hook was not executed: %v",
-				refused, s.Hook.WaitTimeout, s.WaitDeadline.UTC().Format(time.RFC3339), res.Err), plan.MaxMessage)
-		} else if refused.count > 0 {
-			if res.Refused != nil {
-				refused.add(*res.Refused) // refused for good this time: the command never started
-			} else {
-				refused.sentAgain = true
-			}
-			a.Message = elide(a.Message+"; "+refused.String(), plan.MaxMessage)
-		}
-		if a.Reason != "" && s.Hook.OnError == v1alpha1.HookErrorModeFail {
-			// The run may abort: send none of its queued hooks until the reconciler has decided.
-			// Paused before the stream is given back, so no queued hook of the run can take it.
-			d.mu.Lock()
-			if d.paused[run] == nil {
-				d.paused[run] = make(chan struct{})
-			}
-			d.mu.Unlock()
-		}
-		d.giveBack()
-		return a
 	}
-}
-
-func (d *dispatcher) wasTakenBack(h *dispatched) bool {
+	execDuration.Observe(res.Duration.Seconds())
+	a := attemptFrom(s.Key, began, d.clock.Now(), res, s.Hook.ExecTimeout)
+	if refusedForNow {
+		// Refused until the wait budget ran out: the command never started, as when a container
+		// never came up in time.
+		a.Reason, a.ExitCode = v1alpha1.ReasonWaitTimeout, nil
+		a.Message = elide(fmt.Sprintf("%s; the wait timeout of %s ran out (at %s), the hook was not executed: %v",
+			h.refused, s.Hook.WaitTimeout, s.WaitDeadline.UTC().Format(time.RFC3339), res.Err), plan.MaxMessage)
+	} else if h.refused.count > 0 {
+		if res.Refused != nil {
+			h.refused.add(*res.Refused) // refused for good this time: the command never started
+		} else {
+			h.refused.sentAgain = true
+		}
+		a.Message = elide(a.Message+"; "+h.refused.String(), plan.MaxMessage)
+	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
-	return h.takenBack
-}
-
-// giveBack frees the stream a sent hook held.
-func (d *dispatcher) giveBack() {
-	if d.streams != nil {
-		<-d.streams
+	if a.Reason != "" && s.Hook.OnError == v1alpha1.HookErrorModeFail {
+		// The run may abort: send none of its queued hooks until the reconciler has decided. Paused
+		// before the stream is handed on, so no queued hook of the run can take it.
+		d.paused[h.run] = true
 	}
-}
-
-// sleepCtx waits for d, or until ctx ends (false).
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	d.finishLocked(h, a)
+	d.pumpLocked()
+	d.mu.Unlock()
+	d.notify <- event.GenericEvent{Object: h.wake}
 }
 
 // refusals tells what happened to the sends of one hook that were refused before they started.
@@ -455,63 +497,21 @@ func (b resendBackoff) next(n int, retryAfter time.Duration) time.Duration {
 	return max(d, retryAfter)
 }
 
-// acquire waits until the run is not paused and a stream is free for h, and marks it sent; false when
-// h's context ended first (the hook was taken off the queue, or its run deleted), and then nothing may
-// be sent. Deciding under d.mu makes it one or the other for unqueue: a hook it finds unsent is never
-// sent.
-func (d *dispatcher) acquire(ctx context.Context, run types.UID, h *dispatched) bool {
-	for {
-		d.mu.Lock()
-		gate := d.paused[run]
-		d.mu.Unlock()
-		if gate != nil {
-			select {
-			case <-gate:
-			case <-ctx.Done():
-				return false
-			}
-			continue
-		}
-		if d.streams != nil {
-			select {
-			case d.streams <- struct{}{}:
-			case <-ctx.Done():
-				return false
-			}
-		}
-		d.mu.Lock()
-		switch {
-		case ctx.Err() != nil:
-			d.giveBackLocked()
-			d.mu.Unlock()
-			return false
-		case d.paused[run] != nil:
-			d.giveBackLocked()
-			d.mu.Unlock()
-			continue
-		}
-		h.sent = true
-		d.mu.Unlock()
-		return true
-	}
-}
-
-func (d *dispatcher) giveBackLocked() {
-	if d.streams != nil {
-		<-d.streams
-	}
-}
-
 // forget cancels a deleted run's execs and drops its state.
 func (d *dispatcher) forget(uid types.UID) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, h := range d.inflight[uid] {
 		h.cancel(errForgotten)
+		if h.state != stateSending {
+			d.dropWaitingLocked(h)
+			d.finishLocked(h, plan.Attempt{})
+		}
 	}
-	d.resumeLocked(uid)
+	delete(d.paused, uid)
 	delete(d.done, uid)
 	delete(d.unsent, uid)
+	d.pumpLocked()
 }
 
 // attemptFrom turns an exec result into an attempt for the planner.

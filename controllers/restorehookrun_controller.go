@@ -173,7 +173,7 @@ func CacheOptions() cache.Options {
 	}
 	return cache.Options{
 		ByObject: map[client.Object]cache.ByObject{
-			&corev1.Pod{}: {Label: sel.Add(*req)},
+			&corev1.Pod{}: {Label: sel.Add(*req), Transform: trimPod},
 		},
 		// Nothing reads managedFields; for thousands of pods they are much of the cache's memory.
 		DefaultTransform: cache.TransformStripManagedFields(),

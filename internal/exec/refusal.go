@@ -13,6 +13,7 @@ import (
 	"syscall"
 	"time"
 
+	gwebsocket "github.com/gorilla/websocket"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 )
 
@@ -64,6 +65,20 @@ type handshake struct {
 	body []byte
 	// err is the error of a round trip that got no response at all.
 	err error
+	// conn is the WebSocket connection once upgraded (webSocketDialer leaves it here).
+	conn *gwebsocket.Conn
+}
+
+func (h *handshake) setConnection(c *gwebsocket.Conn) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.conn = c
+}
+
+func (h *handshake) connection() *gwebsocket.Conn {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return h.conn
 }
 
 func (h *handshake) switched() {

@@ -25,22 +25,22 @@ import (
 // errTimedOut is the cause of the per-request context when Request.Timeout passes.
 var errTimedOut = errors.New("exec timeout")
 
-// RemoteExecutor runs commands through the pods/exec subresource with client-go's remotecommand:
-// WebSocket (protocol v5.channel.k8s.io) first, SPDY when the server refuses the WebSocket upgrade
-// (API servers before 1.30, or proxies that do not pass WebSockets), but not when it is only busy or
-// unwell (408, 429, 5xx). A failure before the upgrade is a Refusal: the command did not start.
-// Safe for concurrent use.
+// RemoteExecutor runs commands through the pods/exec subresource: WebSocket (protocol
+// v5.channel.k8s.io, see webSocketStreams) first, client-go's SPDY executor when the server refuses the
+// WebSocket upgrade (API servers before 1.30, or proxies that do not pass WebSockets), but not when it
+// is only busy or unwell (408, 429, 5xx). A failure before the upgrade is a Refusal: the command did
+// not start. Safe for concurrent use.
 //
-// Every Exec opens its own streaming connection (upgraded connections are never pooled) with
-// executors built for that call: client-go's executors keep per-stream state and must not be
-// shared between concurrent streams. The rest.Config and the REST client that builds URLs are shared,
-// and so is a TLS session cache: every exec is a new TLS connection to the same API server, and
-// resuming a session (TLS 1.3 PSK) skips the certificate signatures and verifications of a full
-// handshake on both sides, which are a large part of an exec's cost to the client and the API server.
-// The SPDY executor is only built when the WebSocket upgrade was refused.
+// Every Exec opens its own streaming connection (upgraded connections are never pooled). The rest.Config,
+// the REST client that builds URLs, the WebSocket transport and its TLS session cache are shared: every
+// exec is a new TLS connection to the same API server, and resuming a session (TLS 1.3 PSK) skips the
+// certificate signatures and verifications of a full handshake on both sides, which are a large part of
+// an exec's cost to the client and the API server. The SPDY executor is only built when the WebSocket
+// upgrade was refused.
 type RemoteExecutor struct {
 	config     *rest.Config
 	pods       rest.Interface // core/v1 REST client; only builds pods/exec URLs
+	ws         *webSocketStreams
 	paramCodec runtime.ParameterCodec
 }
 
@@ -63,12 +63,16 @@ func NewRemoteExecutor(cfg *rest.Config) (*RemoteExecutor, error) {
 	if config.UserAgent == "" {
 		config.UserAgent = rest.DefaultKubernetesUserAgent()
 	}
-	config.WrapTransport = observeUpgrades(config.WrapTransport, tls.NewLRUClientSessionCache(0))
+	ws, err := newWebSocketStreams(config, tls.NewLRUClientSessionCache(0))
+	if err != nil {
+		return nil, fmt.Errorf("exec: websocket transport: %w", err)
+	}
+	config.WrapTransport = observeUpgrades(config.WrapTransport)
 	pods, err := rest.RESTClientFor(config)
 	if err != nil {
 		return nil, fmt.Errorf("exec: core/v1 REST client: %w", err)
 	}
-	return &RemoteExecutor{config: config, pods: pods, paramCodec: runtime.NewParameterCodec(scheme)}, nil
+	return &RemoteExecutor{config: config, pods: pods, ws: ws, paramCodec: runtime.NewParameterCodec(scheme)}, nil
 }
 
 // Exec runs req.Command in the container and waits for it, at most req.Timeout and no longer than
@@ -89,10 +93,6 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 		return ErrorResult(err)
 	}
 	target := e.execURL(req)
-	ws, err := remotecommand.NewWebSocketExecutor(e.config, http.MethodGet, target.String())
-	if err != nil {
-		return ErrorResult(e.wrap(req, fmt.Errorf("websocket executor: %w", err)))
-	}
 
 	// Discard unless output is recorded.
 	var stdout, stderr io.Writer
@@ -107,9 +107,8 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 	defer cancel()
 	// Stdout and Stderr must both be set: the URL asks for both streams, and a server waits for every
 	// stream it was promised before it starts the command.
-	opts := remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr}
 	wsHandshake := &handshake{}
-	err = ws.StreamWithContext(withHandshake(execCtx, wsHandshake), opts)
+	err := e.ws.stream(execCtx, target.String(), wsHandshake, stdout, stderr)
 	seen := wsHandshake.observed()
 	if err != nil && fallBackToSPDY(err, seen) {
 		// As client-go's FallbackExecutor (and kubectl exec): the server or a proxy refused the
@@ -120,7 +119,7 @@ func (e *RemoteExecutor) exec(ctx context.Context, req Request) Result {
 			return ErrorResult(e.wrap(req, fmt.Errorf("spdy executor: %w", err)))
 		}
 		spdyHandshake := &handshake{}
-		err = spdy.StreamWithContext(withHandshake(execCtx, spdyHandshake), opts)
+		err = spdy.StreamWithContext(withHandshake(execCtx, spdyHandshake), remotecommand.StreamOptions{Stdout: stdout, Stderr: stderr})
 		seen = spdyHandshake.observed()
 	}
 

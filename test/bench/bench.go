@@ -105,6 +105,7 @@ type repResult struct {
 	run, floor      time.Duration
 	floorErrors     int
 	peakRSS         int64
+	idleRSS         int64 // the manager's VmRSS with the pods cached, before the run
 	statusBytes     int
 	objectBytes     int
 	phase           v1alpha1.RunPhase
@@ -157,7 +158,11 @@ func (b *bench) throughputRep(ctx context.Context, rep int) (_ *repResult, err e
 		return nil, err
 	}
 	r.setupPodRunning = time.Since(setup)
-	logStep("rep %d: %d pods Running after %s", rep, b.c.pods, r.setupPodRunning.Round(time.Millisecond))
+	if r.idleRSS, err = mgr.rss(); err != nil {
+		return nil, err
+	}
+	logStep("rep %d: %d pods Running after %s; manager VmRSS %d MiB (pods cached, no run)", rep, b.c.pods,
+		r.setupPodRunning.Round(time.Millisecond), r.idleRSS>>20)
 
 	measureRun := func() error {
 		logStep("rep %d: throughput: one run, %d pods x %d hooks", rep, b.c.pods, b.c.hooks)
@@ -178,20 +183,30 @@ func (b *bench) throughputRep(ctx context.Context, rep int) (_ *repResult, err e
 		r.apiDuringRun, err = countAudit(b.auditLog, managerUser, m.created, m.done)
 		return err
 	}
-	measureFloor := func() {
+	measureFloor := func() error {
 		logStep("rep %d: floor: %d execs, one goroutine per pod, no operator", rep, b.c.pods*b.c.hooks)
+		waitAPIProfile := func() error { return nil }
+		if b.c.profile {
+			waitAPIProfile = profileAPIServer(ctx, b.cs.CoreV1().RESTClient(), b.c.profileSeconds, b.work,
+				fmt.Sprintf("floor%d-apiserver-cpu", rep))
+		}
 		before := takeCPU()
 		r.floor, r.floorErrors = b.floor(ctx, pods)
 		r.floorCPU = takeCPU().since(before)
 		logStep("rep %d: floor %s (%d execs retried); %s", rep, r.floor.Round(time.Millisecond), r.floorErrors, r.floorCPU)
+		return waitAPIProfile()
 	}
 	if r.runFirst {
 		if err := measureRun(); err != nil {
 			return nil, err
 		}
-		measureFloor()
+		if err := measureFloor(); err != nil {
+			return nil, err
+		}
 	} else {
-		measureFloor()
+		if err := measureFloor(); err != nil {
+			return nil, err
+		}
 		if err := measureRun(); err != nil {
 			return nil, err
 		}
@@ -207,6 +222,11 @@ func (b *bench) throughputRep(ctx context.Context, rep int) (_ *repResult, err e
 		return r, err
 	}
 	logStep("rep %d: cleaning up", rep)
+	// The run goes too: the next repetition's manager would cache its thousands of records, and each
+	// repetition is to measure one restore, not the history of earlier ones.
+	if err := b.cl.DeleteAllOf(ctx, &v1alpha1.RestoreHookRun{}, client.InNamespace(ns)); err != nil {
+		return r, fmt.Errorf("deleting the run of %s: %w", ns, err)
+	}
 	return r, b.deletePods(ctx, ns)
 }
 
@@ -224,6 +244,9 @@ type runMeasurement struct {
 	statusWrites  int
 	events        int
 	retried       int // hooks recorded with more than one attempt (of the records kept in the status)
+	// With --profile: the manager's largest heap in use, goroutine stack memory and goroutine count.
+	peakHeap, peakStack int64
+	peakGoroutines      int
 	failures      []string
 }
 
@@ -241,11 +264,25 @@ func (b *bench) measureRun(ctx context.Context, ns, restoreName string, mgr *man
 	if err := b.cl.Create(ctx, run); err != nil {
 		return nil, fmt.Errorf("creating run: %w", err)
 	}
+	var prof *profiler
+	waitAPIProfile := func() error { return nil }
+	if b.c.profile {
+		prof = startProfiles(ctx, mgr.pprofAddr, b.work, mgr.name, b.c.profileSeconds)
+		waitAPIProfile = profileAPIServer(ctx, b.cs.CoreV1().RESTClient(), b.c.profileSeconds, b.work, mgr.name+"-apiserver-cpu")
+	}
 	phase, at, err := w.waitTerminal(ctx, mgr.exited)
 	if err != nil {
 		return nil, err
 	}
 	m.cpu = takeCPU().since(before)
+	if prof != nil {
+		if err := errors.Join(prof.end(ctx), waitAPIProfile()); err != nil {
+			return nil, err
+		}
+		m.peakHeap, m.peakStack, m.peakGoroutines = prof.peakHeap, prof.peakStack, prof.peakGoroutines
+		logStep("manager (sampled each second while profiling): heap in use up to %d MiB, goroutine stacks up to %d MiB, up to %d goroutines",
+			m.peakHeap>>20, m.peakStack>>20, m.peakGoroutines)
+	}
 	m.statusWrites = int(w.modified.Load())
 	m.done, m.phase = at, v1alpha1.RunPhase(phase)
 	m.elapsed = at.Sub(m.created)

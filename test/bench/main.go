@@ -21,7 +21,7 @@ limitations under the License.
 //     RestoreHookRun: wall time from the run's creation to the run Completed (seen on a watch);
 //  2. floor: the same 2N execs issued with client-go's WebSocket executor, one goroutine per pod, no
 //     operator, interleaved with (1) over --reps repetitions (run/floor, floor/run, ...); ratio = median
-//     run time / median floor time;
+//     run time / median floor time, and ratio_median/min/max are those of each repetition's pair;
 //  3. reaction latency (measured first, on the fresh cluster): the operator idle, a run waiting on
 //     --reaction-pods pods on the node kwok does not manage; the benchmark turns their containers Running
 //     one at a time, --reaction-interval apart, and each pod's annotation hook writes `date +%s%N` to a
@@ -71,13 +71,16 @@ type config struct {
 	managerArgs      string
 	createWorkers    int
 	timeout          time.Duration
+	profile          bool
+	profileSeconds   int
 }
 
 func main() {
 	var c config
 	flag.IntVar(&c.pods, "pods", 1000, "Pods restored in the throughput measurement.")
 	flag.IntVar(&c.hooks, "hooks", 2, "Exec hooks per pod (one hook spec, `/bin/sh -c true` each).")
-	flag.IntVar(&c.reps, "reps", 3, "Repetitions of throughput and floor, interleaved.")
+	flag.IntVar(&c.reps, "repeat", 5, "Repetitions of throughput and floor, interleaved (run, floor; floor, run; ...).")
+	flag.IntVar(&c.reps, "reps", 5, "The same as --repeat.")
 	flag.IntVar(&c.reactionPods, "reaction-pods", 50, "Pods of the reaction-latency measurement (0 skips it).")
 	flag.DurationVar(&c.reactionInterval, "reaction-interval", time.Second, "Time between two pods turning Running.")
 	flag.StringVar(&c.jsonPath, "json", "", "Write the results as JSON to this file.")
@@ -85,6 +88,9 @@ func main() {
 	flag.StringVar(&c.managerArgs, "manager-args", "", "Extra flags for the manager, space-separated (e.g. --max-concurrent-execs=128).")
 	flag.IntVar(&c.createWorkers, "create-workers", 32, "Concurrent pod creations while setting up.")
 	flag.DurationVar(&c.timeout, "timeout", 30*time.Minute, "Give up after this long.")
+	flag.BoolVar(&c.profile, "profile", false, "Take pprof profiles of the manager during each run (CPU, peak heap, allocations) "+
+		"into the work directory. Profiling costs the manager time: profiled figures are not the headline.")
+	flag.IntVar(&c.profileSeconds, "profile-seconds", 10, "Length of the CPU profile, from the run's creation.")
 	flag.Parse()
 	// The benchmark reports its own errors; controller-runtime's log would only add noise.
 	logf.SetLogger(logr.Discard())
@@ -113,7 +119,7 @@ func main() {
 
 func run(ctx context.Context, c config) (_ *results, err error) {
 	if c.pods <= 0 || c.hooks <= 0 || c.reps <= 0 {
-		return nil, fmt.Errorf("--pods, --hooks and --reps must be > 0")
+		return nil, fmt.Errorf("--pods, --hooks and --repeat must be > 0")
 	}
 	work := c.workDir
 	if work == "" {
@@ -124,7 +130,7 @@ func run(ctx context.Context, c config) (_ *results, err error) {
 	} else if err = os.MkdirAll(work, 0o755); err != nil {
 		return nil, err
 	}
-	res := &results{Pods: c.pods, Hooks: c.hooks, Reps: c.reps, Machine: describeMachine()}
+	res := &results{Pods: c.pods, Hooks: c.hooks, Reps: c.reps, Profiled: c.profile, Machine: describeMachine()}
 	res.Machine.LoadStart = loadAvg()
 
 	logStep("building the manager (./cmd/manager)")

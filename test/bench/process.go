@@ -55,13 +55,15 @@ func buildManager(ctx context.Context, out string) error {
 
 // managerProc is the operator running as its own process.
 type managerProc struct {
-	cmd      *exec.Cmd
-	exited   chan struct{}
-	exitErr  error
-	logPath  string
-	started  time.Time
-	stopOnce sync.Once
-	stopErr  error
+	name      string
+	pprofAddr string // "" unless --profile
+	cmd       *exec.Cmd
+	exited    chan struct{}
+	exitErr   error
+	logPath   string
+	started   time.Time
+	stopOnce  sync.Once
+	stopErr   error
 }
 
 // startManager starts the manager binary as user managerUser and returns once it reconciles: a probe
@@ -69,8 +71,16 @@ type managerProc struct {
 func (b *bench) startManager(ctx context.Context, name string) (*managerProc, error) {
 	args := []string{"--metrics-bind-address=0", "--health-probe-bind-address=0", "--disable-webhooks",
 		"--velero-namespace", veleroNS}
+	m := &managerProc{name: name, logPath: filepath.Join(b.work, "manager-"+name+".log"), exited: make(chan struct{})}
+	if b.c.profile {
+		port, err := freeLocalPort()
+		if err != nil {
+			return nil, err
+		}
+		m.pprofAddr = fmt.Sprintf("127.0.0.1:%d", port)
+		args = append(args, "--pprof-bind-address="+m.pprofAddr)
+	}
 	args = append(args, strings.Fields(b.c.managerArgs)...)
-	m := &managerProc{logPath: filepath.Join(b.work, "manager-"+name+".log"), exited: make(chan struct{})}
 	logFile, err := os.Create(m.logPath)
 	if err != nil {
 		return nil, err
@@ -116,6 +126,9 @@ func (b *bench) startManager(ctx context.Context, name string) (*managerProc, er
 		_ = m.stop()
 		return nil, fmt.Errorf("deleting the probe run: %w", err)
 	}
+	if rss, err := m.rss(); err == nil {
+		logStep("%s: manager reconciling, VmRSS %d MiB", name, rss>>20)
+	}
 	return m, nil
 }
 
@@ -138,7 +151,12 @@ func (m *managerProc) stop() error {
 }
 
 // peakRSS is the process's VmHWM: the most resident memory it has had since it started.
-func (m *managerProc) peakRSS() (int64, error) {
+func (m *managerProc) peakRSS() (int64, error) { return m.memStatus("VmHWM:") }
+
+// rss is the process's VmRSS: its resident memory now.
+func (m *managerProc) rss() (int64, error) { return m.memStatus("VmRSS:") }
+
+func (m *managerProc) memStatus(field string) (int64, error) {
 	f, err := os.Open(fmt.Sprintf("/proc/%d/status", m.cmd.Process.Pid))
 	if err != nil {
 		return 0, fmt.Errorf("reading the manager's memory: %w", err)
@@ -146,13 +164,13 @@ func (m *managerProc) peakRSS() (int64, error) {
 	defer func() { _ = f.Close() }()
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {
-		if v, ok := strings.CutPrefix(sc.Text(), "VmHWM:"); ok {
+		if v, ok := strings.CutPrefix(sc.Text(), field); ok {
 			kb, err := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
 			if err != nil {
-				return 0, fmt.Errorf("parsing VmHWM %q: %w", v, err)
+				return 0, fmt.Errorf("parsing %s %q: %w", field, v, err)
 			}
 			return kb * 1024, nil
 		}
 	}
-	return 0, fmt.Errorf("no VmHWM in /proc/%d/status", m.cmd.Process.Pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, m.cmd.Process.Pid)
 }

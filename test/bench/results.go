@@ -17,8 +17,10 @@ limitations under the License.
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 )
@@ -33,6 +35,24 @@ type results struct {
 	RunSeconds   float64 `json:"run_seconds"`
 	FloorSeconds float64 `json:"floor_seconds"`
 	Ratio        float64 `json:"ratio"`
+	// RatioMedian, RatioMin and RatioMax are over the repetitions' ratios (RatiosAll): each repetition's
+	// run time over its own floor time, measured one after the other on the same pods.
+	RatioMedian float64   `json:"ratio_median"`
+	RatioMin    float64   `json:"ratio_min"`
+	RatioMax    float64   `json:"ratio_max"`
+	RatiosAll   []float64 `json:"ratios_all"`
+	// CPURatioMedian is the median over the repetitions of all processes' CPU seconds during the run
+	// over those during the floor: the whole stack's cost of the same work, which varies less than wall
+	// time on a shared machine.
+	CPURatioMedian float64 `json:"cpu_ratio_median"`
+	// RunCPUPerHookMs is each process's CPU milliseconds per hook during the run, and FloorCPUPerExecMs
+	// during the floor per exec ("bench" is the floor's exec client), medians over the repetitions.
+	RunCPUPerHookMs   map[string]float64 `json:"run_cpu_ms_per_hook"`
+	FloorCPUPerExecMs map[string]float64 `json:"floor_cpu_ms_per_exec"`
+	// ManagerCPUPerHookRatio is the manager's CPU per hook over the floor client's CPU per exec (medians).
+	ManagerCPUPerHookRatio float64 `json:"manager_cpu_per_hook_ratio"`
+	// Profiled says the manager was profiled during the runs (--profile), which slows it down.
+	Profiled bool `json:"profiled"`
 	// RunSecondsAll and FloorSecondsAll are every repetition's, in order.
 	RunSecondsAll   []float64 `json:"run_seconds_all"`
 	FloorSecondsAll []float64 `json:"floor_seconds_all"`
@@ -53,6 +73,8 @@ type results struct {
 	// ManagerPeakRSSBytes is the largest VmHWM over the repetitions (one manager process each).
 	ManagerPeakRSSBytes    int64   `json:"manager_peak_rss_bytes"`
 	ManagerPeakRSSBytesAll []int64 `json:"manager_peak_rss_bytes_all"`
+	// ManagerIdleRSSBytesAll is the manager's VmRSS with every pod cached, just before each run.
+	ManagerIdleRSSBytesAll []int64 `json:"manager_idle_rss_bytes_all"`
 
 	// PodLists, PodWatches: the manager's pod LIST and WATCH requests from its start to the run's
 	// completion (largest over the repetitions); PodWatchesHeld: its pod watches open at the completion.
@@ -99,6 +121,7 @@ func (r *results) addRep(rep *repResult) {
 	r.FloorCPU = append(r.FloorCPU, rep.floorCPU)
 	r.ManagerPeakRSSBytesAll = append(r.ManagerPeakRSSBytesAll, rep.peakRSS)
 	r.ManagerPeakRSSBytes = max(r.ManagerPeakRSSBytes, rep.peakRSS)
+	r.ManagerIdleRSSBytesAll = append(r.ManagerIdleRSSBytesAll, rep.idleRSS)
 	r.PodLists = max(r.PodLists, rep.api.PodLists)
 	r.PodWatches = max(r.PodWatches, rep.api.PodWatches)
 	r.PodWatchesHeld = max(r.PodWatchesHeld, rep.api.PodWatchesHeld)
@@ -125,6 +148,25 @@ func (r *results) finish() {
 	if r.FloorSeconds > 0 {
 		r.Ratio = r.RunSeconds / r.FloorSeconds
 	}
+	r.RatiosAll = r.RatiosAll[:0]
+	var cpuRatios []float64
+	for i := range r.RunSecondsAll {
+		if r.FloorSecondsAll[i] > 0 {
+			r.RatiosAll = append(r.RatiosAll, r.RunSecondsAll[i]/r.FloorSecondsAll[i])
+		}
+		if f := r.FloorCPU[i].total(); f > 0 {
+			cpuRatios = append(cpuRatios, r.RunCPU[i].total()/f)
+		}
+	}
+	if len(r.RatiosAll) > 0 {
+		r.RatioMedian, r.RatioMin, r.RatioMax = median(r.RatiosAll), slices.Min(r.RatiosAll), slices.Max(r.RatiosAll)
+	}
+	r.CPURatioMedian = median(cpuRatios)
+	r.RunCPUPerHookMs = perUnitMs(r.RunCPU, r.Pods*r.Hooks)
+	r.FloorCPUPerExecMs = perUnitMs(r.FloorCPU, r.Pods*r.Hooks)
+	if f := r.FloorCPUPerExecMs["bench"]; f > 0 {
+		r.ManagerCPUPerHookRatio = r.RunCPUPerHookMs["manager"] / f
+	}
 	execs := float64(r.Pods * r.Hooks)
 	if r.RunSeconds > 0 {
 		r.ExecsPerSecond = execs / r.RunSeconds
@@ -132,6 +174,20 @@ func (r *results) finish() {
 	if r.FloorSeconds > 0 {
 		r.FloorExecsPerS = execs / r.FloorSeconds
 	}
+}
+
+// msList renders "kube-apiserver 6.10 ms, kwok 5.02 ms, ...", largest first.
+func msList(m map[string]float64) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.SortFunc(keys, func(a, b string) int { return cmp.Compare(m[b], m[a]) })
+	parts := make([]string, 0, len(keys))
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%s %.2f ms", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 func secondsList(xs []float64) string {
@@ -146,6 +202,9 @@ func printTable(w io.Writer, r *results) {
 	// A table for a terminal: a failed write has nowhere to be reported.
 	out := errWriter{w}
 	out.printf("\nrestore-hook-operator benchmark: %d pods x %d exec hooks, %d repetitions\n", r.Pods, r.Hooks, r.Reps)
+	if r.Profiled {
+		out.printf("the manager was profiled (--profile): its figures include the profiler's cost\n")
+	}
 	out.printf("machine: %d CPUs (%s), %d MiB, Linux %s, %s; load average %s at start, %s at end\n\n",
 		r.Machine.CPUs, r.Machine.CPUModel, r.Machine.MemoryBytes>>20, r.Machine.Kernel, r.Machine.GoVersion,
 		r.Machine.LoadStart, r.Machine.LoadEnd)
@@ -154,7 +213,13 @@ func printTable(w io.Writer, r *results) {
 	tw.printf("measure\tvalue\tdetail\n")
 	tw.printf("throughput: run time (median)\t%.2f s\treps: %s; %.0f execs/s\n", r.RunSeconds, secondsList(r.RunSecondsAll), r.ExecsPerSecond)
 	tw.printf("floor: direct execs (median)\t%.2f s\treps: %s; %.0f execs/s\n", r.FloorSeconds, secondsList(r.FloorSecondsAll), r.FloorExecsPerS)
-	tw.printf("ratio run/floor\t%.3f\t\n", r.Ratio)
+	tw.printf("ratio run/floor (median of reps)\t%.3f\tmin %.3f, max %.3f; reps: %s; median run / median floor %.3f\n",
+		r.RatioMedian, r.RatioMin, r.RatioMax, secondsList(r.RatiosAll), r.Ratio)
+	tw.printf("CPU ratio run/floor (median)\t%.3f\tall processes\n", r.CPURatioMedian)
+	tw.printf("manager CPU per hook\t%.2f ms\tfloor client (bench) CPU per exec %.2f ms: ratio %.2f\n",
+		r.RunCPUPerHookMs["manager"], r.FloorCPUPerExecMs["bench"], r.ManagerCPUPerHookRatio)
+	tw.printf("CPU per hook, run (median)\t%s\t\n", msList(r.RunCPUPerHookMs))
+	tw.printf("CPU per exec, floor (median)\t%s\t\n", msList(r.FloorCPUPerExecMs))
 	tw.printf("CPU during run (mean)\t%.1f s\t%s\n", meanCPU(r.RunCPU).total(), meanCPU(r.RunCPU))
 	tw.printf("CPU during floor (mean)\t%.1f s\t%s; %d execs retried\n", meanCPU(r.FloorCPU).total(), meanCPU(r.FloorCPU), r.FloorRetries)
 	tw.printf("reaction latency p50\t%.1f ms\t%d pods, max %.1f ms\n", r.ReactionLatencyP50Ms, len(r.ReactionLatenciesMs), r.ReactionLatencyMaxMs)
@@ -173,6 +238,21 @@ func printTable(w io.Writer, r *results) {
 		out.printf("\nmanager requests during the last run (audit log: its reads and pod requests; writes and pods/exec not logged): %s\n",
 			auditCounts{Requests: r.ManagerRequestsDuringRun}.summary())
 	}
+}
+
+// perUnitMs is, process by process, the median over the snapshots of its CPU milliseconds per unit of work.
+func perUnitMs(xs []cpuSnapshot, units int) map[string]float64 {
+	per := map[string][]float64{}
+	for _, x := range xs {
+		for k, v := range x {
+			per[k] = append(per[k], v*1000/float64(units))
+		}
+	}
+	out := make(map[string]float64, len(per))
+	for k, v := range per {
+		out[k] = median(v)
+	}
+	return out
 }
 
 // meanCPU averages CPU snapshots process by process.
