@@ -103,11 +103,11 @@ func newWebSocketStreams(config *rest.Config, sessions tls.ClientSessionCache) (
 	return &webSocketStreams{rt: rt}, nil
 }
 
-// stream runs the exec at url: it opens the connection (recording the handshake in h) and copies the
+// stream runs the exec at target: it opens the connection (recording the handshake in h) and copies the
 // command's stdout and stderr to the writers until the server closes the connection. It returns nil
 // when the command exited 0, a utilexec.CodeExitError with its exit code, or the error that ended it.
-func (s *webSocketStreams) stream(ctx context.Context, url string, h *handshake, stdout, stderr io.Writer) error {
-	req, err := http.NewRequestWithContext(withHandshake(ctx, h), http.MethodGet, url, nil)
+func (s *webSocketStreams) stream(ctx context.Context, target string, h *handshake, stdout, stderr io.Writer) error {
+	req, err := http.NewRequestWithContext(withHandshake(ctx, h), http.MethodGet, target, nil)
 	if err != nil {
 		return err
 	}

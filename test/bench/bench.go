@@ -247,7 +247,7 @@ type runMeasurement struct {
 	// With --profile: the manager's largest heap in use, goroutine stack memory and goroutine count.
 	peakHeap, peakStack int64
 	peakGoroutines      int
-	failures      []string
+	failures            []string
 }
 
 func (b *bench) measureRun(ctx context.Context, ns, restoreName string, mgr *managerProc) (*runMeasurement, error) {

@@ -19,6 +19,7 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -126,8 +127,11 @@ func (b *bench) startManager(ctx context.Context, name string) (*managerProc, er
 		_ = m.stop()
 		return nil, fmt.Errorf("deleting the probe run: %w", err)
 	}
-	if rss, err := m.rss(); err == nil {
-		logStep("%s: manager reconciling, VmRSS %d MiB", name, rss>>20)
+	rss, errRSS := m.rss()
+	anon, errAnon := m.memStatus("RssAnon:")
+	file, errFile := m.memStatus("RssFile:")
+	if errors.Join(errRSS, errAnon, errFile) == nil {
+		logStep("%s: manager reconciling, VmRSS %d MiB (anonymous %d MiB, file-backed: its binary, %d MiB)", name, rss>>20, anon>>20, file>>20)
 	}
 	return m, nil
 }
