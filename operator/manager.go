@@ -198,9 +198,10 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		metricsOpts.FilterProvider = metricsAuthFilter
 	}
 
+	finishedRuns := &controllers.FinishedRuns{}
 	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
 		Scheme:                        Scheme(),
-		Cache:                         controllers.CacheOptions(),
+		Cache:                         controllers.CacheOptions(finishedRuns),
 		Metrics:                       metricsOpts,
 		WebhookServer:                 webhook.NewServer(webhookOpts),
 		HealthProbeBindAddress:        o.ProbeAddr,
@@ -234,6 +235,8 @@ func Run(ctx context.Context, cfg *rest.Config, o Options) error {
 		Scheme:   mgr.GetScheme(),
 		Recorder: mgr.GetEventRecorder("restore-hook-operator"),
 		Exec:     executor,
+		// The run cache trims finished runs once this reconciler says none of their execs is in flight.
+		FinishedRuns: finishedRuns,
 		Options: controllers.Options{
 			VeleroNamespace:         o.VeleroNamespace,
 			AdminNamespaces:         o.adminNamespaces(),

@@ -184,6 +184,9 @@ func (b *bench) throughputRep(ctx context.Context, rep int) (_ *repResult, err e
 		return err
 	}
 	measureFloor := func() error {
+		if !b.c.floor {
+			return nil
+		}
 		logStep("rep %d: floor: %d execs, one goroutine per pod, no operator", rep, b.c.pods*b.c.hooks)
 		waitAPIProfile := func() error { return nil }
 		if b.c.profile {

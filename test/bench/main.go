@@ -73,6 +73,7 @@ type config struct {
 	timeout          time.Duration
 	profile          bool
 	profileSeconds   int
+	floor            bool
 }
 
 func main() {
@@ -91,6 +92,7 @@ func main() {
 	flag.BoolVar(&c.profile, "profile", false, "Take pprof profiles of the manager during each run (CPU, peak heap, allocations) "+
 		"into the work directory. Profiling costs the manager time: profiled figures are not the headline.")
 	flag.IntVar(&c.profileSeconds, "profile-seconds", 10, "Length of the CPU profile, from the run's creation.")
+	flag.BoolVar(&c.floor, "floor", true, "Measure the floor too (--floor=false: the operator's runs alone, e.g. to profile them).")
 	flag.Parse()
 	// The benchmark reports its own errors; controller-runtime's log would only add noise.
 	logf.SetLogger(logr.Discard())

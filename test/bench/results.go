@@ -222,8 +222,10 @@ func printTable(w io.Writer, r *results) {
 	tw.printf("CPU per exec, floor (median)\t%s\t\n", msList(r.FloorCPUPerExecMs))
 	tw.printf("CPU during run (mean)\t%.1f s\t%s\n", meanCPU(r.RunCPU).total(), meanCPU(r.RunCPU))
 	tw.printf("CPU during floor (mean)\t%.1f s\t%s; %d execs retried\n", meanCPU(r.FloorCPU).total(), meanCPU(r.FloorCPU), r.FloorRetries)
-	tw.printf("reaction latency p50\t%.1f ms\t%d pods, max %.1f ms\n", r.ReactionLatencyP50Ms, len(r.ReactionLatenciesMs), r.ReactionLatencyMaxMs)
-	tw.printf("reaction latency p99\t%.1f ms\t\n", r.ReactionLatencyP99Ms)
+	if len(r.ReactionLatenciesMs) > 0 {
+		tw.printf("reaction latency p50\t%.1f ms\t%d pods, max %.1f ms\n", r.ReactionLatencyP50Ms, len(r.ReactionLatenciesMs), r.ReactionLatencyMaxMs)
+		tw.printf("reaction latency p99\t%.1f ms\t\n", r.ReactionLatencyP99Ms)
+	}
 	rss := make([]string, len(r.ManagerPeakRSSBytesAll))
 	for i, v := range r.ManagerPeakRSSBytesAll {
 		rss[i] = fmt.Sprintf("%.1f", float64(v)/(1<<20))
