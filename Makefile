@@ -98,8 +98,9 @@ e2e-velero: manifests envtest kwok velero ## The end-to-end suite with Velero's 
 run-local: manifests envtest kwok $(if $(findstring --simulated-velero,$(ARGS)),,velero) ## The whole system on a local control plane with a demo (ARGS=--once exits after it; --simulated-velero without Velero's server).
 	go run ./cmd/local $(ARGS)
 
-# The benchmark is a program, not a test: make test never runs it. BENCH_ARGS="--pods 50" is a quick smoke run.
-BENCH_ARGS ?= --pods 1000 --json bench.json
+# The benchmark is a program, not a test: make test never runs it. BENCH_ARGS="--pods 50 --repeat 1" is a quick smoke run;
+# --profile writes pprof profiles of the manager and the API server beside the logs (--work-dir).
+BENCH_ARGS ?= --pods 1000 --repeat 5 --json bench.json
 
 .PHONY: bench
 bench: envtest kwok ## Measure throughput against the direct-exec floor, reaction latency, memory and API load (test/bench).

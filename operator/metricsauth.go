@@ -148,10 +148,8 @@ func (m *metricsAuth) authenticate(ctx context.Context, token string) (authentic
 	if err != nil {
 		return authenticationv1.UserInfo{}, false, fmt.Errorf("reviewing the token (TokenReview): %w", err)
 	}
-	if review.Status.Error != "" && !review.Status.Authenticated {
-		// The API server could not decide (it says why); not cached, the next scrape asks again.
-		return authenticationv1.UserInfo{}, false, fmt.Errorf("reviewing the token (TokenReview): %s", review.Status.Error)
-	}
+	// Not authenticated is a 401, whether or not the review says why ("invalid bearer token"): the
+	// request's credentials are at fault, not the server. (controller-runtime's filter answers 500 then.)
 	c = cachedUser{user: review.Status.User, ok: review.Status.Authenticated, expires: now.Add(tokenCacheTTL)}
 	m.mu.Lock()
 	storeBounded(m.tokens, key, c, now, func(v cachedUser) time.Time { return v.expires })

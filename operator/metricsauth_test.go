@@ -46,6 +46,10 @@ func (f *fakeReviews) token(_ context.Context, r *authenticationv1.TokenReview, 
 	if f.fail != nil {
 		return nil, f.fail
 	}
+	if r.Spec.Token == "expired" {
+		r.Status = authenticationv1.TokenReviewStatus{Error: "token has expired"}
+		return r, nil
+	}
 	if u, ok := f.users[r.Spec.Token]; ok {
 		r.Status = authenticationv1.TokenReviewStatus{Authenticated: true,
 			User: authenticationv1.UserInfo{Username: u, UID: "uid-" + u, Groups: []string{"system:authenticated"}}}
@@ -86,11 +90,12 @@ func TestMetricsAuthFilter(t *testing.T) {
 		auth string
 		want int
 	}{
-		"no token":             {"", http.StatusUnauthorized},
-		"not a bearer token":   {"Basic Zm9vOmJhcg==", http.StatusUnauthorized},
-		"unknown token":        {"Bearer nope", http.StatusUnauthorized},
-		"known, not a reader":  {"Bearer other", http.StatusForbidden},
-		"known, bound as read": {"Bearer good", http.StatusOK},
+		"no token":              {"", http.StatusUnauthorized},
+		"not a bearer token":    {"Basic Zm9vOmJhcg==", http.StatusUnauthorized},
+		"unknown token":         {"Bearer nope", http.StatusUnauthorized},
+		"token the API refuses": {"Bearer expired", http.StatusUnauthorized},
+		"known, not a reader":   {"Bearer other", http.StatusForbidden},
+		"known, bound as read":  {"Bearer good", http.StatusOK},
 	} {
 		if got := get(tc.auth); got != tc.want {
 			t.Errorf("%s: status %d, want %d", name, got, tc.want)

@@ -74,6 +74,7 @@ type config struct {
 	profile          bool
 	profileSeconds   int
 	floor            bool
+	settleLoad       float64
 }
 
 func main() {
@@ -92,6 +93,8 @@ func main() {
 	flag.BoolVar(&c.profile, "profile", false, "Take pprof profiles of the manager during each run (CPU, peak heap, allocations) "+
 		"into the work directory. Profiling costs the manager time: profiled figures are not the headline.")
 	flag.IntVar(&c.profileSeconds, "profile-seconds", 10, "Length of the CPU profile, from the run's creation.")
+	flag.Float64Var(&c.settleLoad, "settle-load", 1.0, "Before the reaction latency, wait (at most 3 minutes) for the machine's 1-minute load "+
+		"average to fall to this, so that an idle operator is measured on an idle machine (0: do not wait).")
 	flag.BoolVar(&c.floor, "floor", true, "Measure the floor too (--floor=false: the operator's runs alone, e.g. to profile them).")
 	flag.Parse()
 	// The benchmark reports its own errors; controller-runtime's log would only add noise.
@@ -170,6 +173,7 @@ func run(ctx context.Context, c config) (_ *results, err error) {
 	// Reaction latency first, on a fresh cluster: after thousands of pods, kwok and the API server are
 	// still busy deleting them for a while, which is not what an idle operator sees.
 	if c.reactionPods > 0 {
+		res.Machine.LoadReaction = settleLoad(ctx, c.settleLoad, 3*time.Minute)
 		lat, err := b.reaction(ctx)
 		if err != nil {
 			return res, fmt.Errorf("reaction latency: %w", err)
@@ -261,6 +265,28 @@ func describeMachine() machine {
 		m.Kernel = strings.TrimSpace(string(data))
 	}
 	return m
+}
+
+// settleLoad waits until the 1-minute load average is at most limit, or for max, and returns the load
+// average then.
+func settleLoad(ctx context.Context, limit float64, max time.Duration) string {
+	if limit <= 0 {
+		return loadAvg()
+	}
+	deadline := time.Now().Add(max)
+	logged := false
+	for {
+		load := loadAvg()
+		var one float64
+		if _, err := fmt.Sscanf(load, "%f", &one); err != nil || one <= limit || time.Now().After(deadline) || ctx.Err() != nil {
+			return load
+		}
+		if !logged {
+			logStep("waiting for the machine to settle (load average %s, waiting for %.1f)", load, limit)
+			logged = true
+		}
+		time.Sleep(2 * time.Second)
+	}
 }
 
 func loadAvg() string {

@@ -109,7 +109,9 @@ type machine struct {
 	OS          string `json:"os"`
 	GoVersion   string `json:"go_version"`
 	LoadStart   string `json:"load_start"`
-	LoadEnd     string `json:"load_end"`
+	// LoadReaction is the load average when the reaction latency measurement began.
+	LoadReaction string `json:"load_reaction"`
+	LoadEnd      string `json:"load_end"`
 }
 
 func (r *results) addRep(rep *repResult) {
@@ -223,7 +225,8 @@ func printTable(w io.Writer, r *results) {
 	tw.printf("CPU during run (mean)\t%.1f s\t%s\n", meanCPU(r.RunCPU).total(), meanCPU(r.RunCPU))
 	tw.printf("CPU during floor (mean)\t%.1f s\t%s; %d execs retried\n", meanCPU(r.FloorCPU).total(), meanCPU(r.FloorCPU), r.FloorRetries)
 	if len(r.ReactionLatenciesMs) > 0 {
-		tw.printf("reaction latency p50\t%.1f ms\t%d pods, max %.1f ms\n", r.ReactionLatencyP50Ms, len(r.ReactionLatenciesMs), r.ReactionLatencyMaxMs)
+		tw.printf("reaction latency p50\t%.1f ms\t%d pods, max %.1f ms; load average %s when it began\n", r.ReactionLatencyP50Ms,
+			len(r.ReactionLatenciesMs), r.ReactionLatencyMaxMs, r.Machine.LoadReaction)
 		tw.printf("reaction latency p99\t%.1f ms\t\n", r.ReactionLatencyP99Ms)
 	}
 	rss := make([]string, len(r.ManagerPeakRSSBytesAll))

@@ -18,6 +18,7 @@ package e2e
 
 import (
 	"context"
+	"net"
 	"fmt"
 	"testing"
 	"time"
@@ -45,6 +46,8 @@ var (
 	kwok      *localcluster.Kwok
 	cfg       *rest.Config
 	k8sClient client.Client
+	// metricsAddr is where the operator serves /metrics (HTTPS, --metrics-secure).
+	metricsAddr string
 )
 
 func TestE2E(t *testing.T) {
@@ -77,7 +80,11 @@ var _ = BeforeSuite(func() {
 	}
 
 	// The operator exactly as cmd/manager starts it, webhooks included, with the real pods/exec client
-	// (Executor nil).
+	// (Executor nil), and its metrics served over HTTPS behind authentication and authorization.
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	Expect(err).NotTo(HaveOccurred())
+	metricsAddr = l.Addr().String()
+	Expect(l.Close()).To(Succeed())
 	wh := local.Env.WebhookInstallOptions
 	octx, operatorCancel := context.WithCancel(ctx)
 	var operatorErr error
@@ -92,7 +99,7 @@ var _ = BeforeSuite(func() {
 		defer GinkgoRecover()
 		defer close(operatorExited)
 		operatorErr = operator.Run(octx, cfg, operator.Options{
-			MetricsAddr: "0", ProbeAddr: "0", VeleroNamespace: veleroNS,
+			MetricsAddr: metricsAddr, SecureMetrics: true, ProbeAddr: "0", VeleroNamespace: veleroNS,
 			MaxConcurrentExecs: 16, MaxConcurrentRuns: 4, StatusWriteInterval: 20 * time.Millisecond,
 			SkipNameValidation: true,
 			WebhookHost:        wh.LocalServingHost, WebhookPort: wh.LocalServingPort,
