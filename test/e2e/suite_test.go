@@ -18,8 +18,8 @@ package e2e
 
 import (
 	"context"
-	"net"
 	"fmt"
+	"net"
 	"testing"
 	"time"
 
