@@ -60,8 +60,10 @@ const (
 	wsReadDeadline = 12*wsPingPeriod + time.Second
 )
 
-// maxErrorStream bounds what is kept of the error stream: a Status, a few hundred bytes.
-const maxErrorStream = 64 << 10
+// maxErrorStream bounds what is kept of the error stream, against a broken server only: a Status is
+// usually a few hundred bytes, but one for a command the runtime could not start quotes its whole argv,
+// and an argv may be as large as a run's spec (an etcd object, 1.5 MiB) with every '<' escaped six-fold.
+const maxErrorStream = 16 << 20
 
 // webSocketStreams runs execs over WebSocket, in place of client-go's WebSocket executor (whose
 // wire behaviour it keeps: the same protocol, handshake, heartbeat and error-stream decoding, so the
