@@ -267,13 +267,13 @@ func describeMachine() machine {
 	return m
 }
 
-// settleLoad waits until the 1-minute load average is at most limit, or for max, and returns the load
-// average then.
-func settleLoad(ctx context.Context, limit float64, max time.Duration) string {
+// settleLoad waits until the 1-minute load average is at most limit, or for at most timeout, and returns
+// the load average then.
+func settleLoad(ctx context.Context, limit float64, timeout time.Duration) string {
 	if limit <= 0 {
 		return loadAvg()
 	}
-	deadline := time.Now().Add(max)
+	deadline := time.Now().Add(timeout)
 	logged := false
 	for {
 		load := loadAvg()
