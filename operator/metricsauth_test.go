@@ -86,19 +86,21 @@ func TestMetricsAuthFilter(t *testing.T) {
 		return rec.Code
 	}
 
-	for name, tc := range map[string]struct {
+	// In order: the last one checked is the reader, whose SubjectAccessReview is looked at below.
+	for _, tc := range []struct {
+		name string
 		auth string
 		want int
 	}{
-		"no token":              {"", http.StatusUnauthorized},
-		"not a bearer token":    {"Basic Zm9vOmJhcg==", http.StatusUnauthorized},
-		"unknown token":         {"Bearer nope", http.StatusUnauthorized},
-		"token the API refuses": {"Bearer expired", http.StatusUnauthorized},
-		"known, not a reader":   {"Bearer other", http.StatusForbidden},
-		"known, bound as read":  {"Bearer good", http.StatusOK},
+		{"no token", "", http.StatusUnauthorized},
+		{"not a bearer token", "Basic Zm9vOmJhcg==", http.StatusUnauthorized},
+		{"unknown token", "Bearer nope", http.StatusUnauthorized},
+		{"token the API refuses", "Bearer expired", http.StatusUnauthorized},
+		{"known, not a reader", "Bearer other", http.StatusForbidden},
+		{"known, bound as read", "Bearer good", http.StatusOK},
 	} {
 		if got := get(tc.auth); got != tc.want {
-			t.Errorf("%s: status %d, want %d", name, got, tc.want)
+			t.Errorf("%s: status %d, want %d", tc.name, got, tc.want)
 		}
 	}
 	if s := f.lastAccessSpec; s.User != "prometheus" || s.UID != "uid-prometheus" || len(s.Groups) != 1 {

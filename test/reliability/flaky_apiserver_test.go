@@ -368,7 +368,9 @@ var _ = Describe("A flaky API server", func() {
 		for _, pod := range fr.pods {
 			ran := lines(filepath.Join(fr.dir, pod))
 			Expect(ran).To(HaveLen(len(slices.Compact(slices.Sorted(slices.Values(ran))))), "pod %s: a hook ran twice: %v", pod, ran)
-			Expect(ran).To(HaveEach(BeElementOf("h0", "h1")))
+			// Empty when both of the pod's streams were cut before their commands ran (gomega's HaveEach
+			// refuses an empty slice).
+			Expect(ran).To(Or(BeEmpty(), HaveEach(BeElementOf("h0", "h1"))))
 		}
 		AddReportEntry("ExecError", fmt.Sprintf("%d of %d hooks, every one a stream cut after the upgrade; streams cut: %d",
 			execErrors, len(recs), p.faultCount("cut exec")))
